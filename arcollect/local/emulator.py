@@ -1,0 +1,108 @@
+"""The embedded AWS: moto's server in this process, configured and provisioned for arcollect."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from arcollect.local.deployment import (
+    EMULATOR_ACCESS_KEY,
+    EMULATOR_SECRET_KEY,
+    LocalDeployment,
+    apply_environment,
+)
+from arcollect.local.provisioning import (
+    provision_ingest_bucket,
+    provision_sender,
+    provision_tables,
+    provision_tin_keys,
+)
+from shared.data.binding import bind_tables
+from shared.settings import RuntimeSettings, runtime_settings
+
+# Run the real ASL (not moto's canned execution history) and keep Lambda in-process, without Docker;
+# `lambda_router` then sends each invocation to our handlers. Applied through moto's documented
+# server-mode config endpoint, which only takes these sections.
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+class Emulator:
+    """moto's `ThreadedMotoServer` on a free port of `host`. No request needs a valid signature: moto
+    authorizes nothing unless INITIAL_NO_AUTH_ACTION_COUNT is set, and we never set it."""
+
+    def __init__(self, deployment: LocalDeployment | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.deployment = deployment or LocalDeployment()
+        self._host = host
+        self._requested_port = port
+        self._server: Any = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not running")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> None:
+        # Imported here: moto's server pulls in werkzeug and flask, which nothing else on the CLI needs.
+        from moto.server import ThreadedMotoServer
+
+        # Both moto and our gateway serve through werkzeug, which logs every request at INFO.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
+        self._server.start()
+        self._port = int(self._server.get_host_and_port()[1])
+        self._configure(MOTO_CONFIG)
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/config",
+            data=json.dumps(config).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to the emulator whatever this process's environment says."""
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint_url,
+            region_name=self.deployment.region,
+            aws_access_key_id=EMULATOR_ACCESS_KEY,
+            aws_secret_access_key=EMULATOR_SECRET_KEY,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def provision(self) -> None:
+        deployment = self.deployment
+        provision_tables(self.client("dynamodb"), deployment.table_prefix)
+        provision_tin_keys(self.client("kms"), deployment)
+        provision_sender(self.client("ses"), deployment.sender_email)
+        provision_ingest_bucket(self.client("s3"), deployment.ingest_bucket, deployment.region)
+
+    def environment(self) -> dict[str, str]:
+        return self.deployment.environment(self.endpoint_url, self.port)
+
+    def export_environment(self) -> RuntimeSettings:
+        """Point this process (handlers run in it) at the emulator and bind the table models to it."""
+        apply_environment(self.environment())
+        runtime_settings.cache_clear()
+        settings = runtime_settings()
+        bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
+        return settings
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

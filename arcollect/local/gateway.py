@@ -1,0 +1,120 @@
+"""The local API Gateway: an HTTP server on 127.0.0.1 that hands each request to the API function as a
+REST (v1) proxy event, plus a few `/_local/...` routes that only exist on one machine (the outbox)."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from arcollect.local.lambda_context import LocalLambdaContext
+from arcollect.local.outbox import read_outbox
+from arcollect.local.proxy_event import internal_error_response, request_to_event, result_to_response
+
+logger = logging.getLogger(__name__)
+
+ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+LocalRoute = Callable[[Request], Response]
+
+OUTBOX_PATH = "/_local/outbox"
+
+_INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>arcollect (local)</title></head>
+<body>
+<h1>arcollect, running locally</h1>
+<ul>
+<li><a href="/health">/health</a>: is the API up</li>
+<li><a href="/docs">/docs</a>: the API reference</li>
+<li><a href="{outbox}">{outbox}</a>: what was sent (emails and SMS)</li>
+</ul>
+</body></html>
+"""
+
+
+def _default_api_handler() -> ApiHandler:
+    from functions.api.handler import handler
+
+    return handler
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        *,
+        region: str,
+        account_id: str,
+        stage: str = "local",
+        function_name: str = "arcollect-local-api",
+        api_handler: ApiHandler | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self._region = region
+        self._account_id = account_id
+        self._stage = stage
+        self._function_name = function_name
+        # Imported now rather than on the first request: the first request should be as quick as the rest.
+        self._api_handler = api_handler or _default_api_handler()
+        self._host = host
+        self._requested_port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._local_routes: dict[tuple[str, str], LocalRoute] = {}
+        self.add_route("GET", "/", self._index)
+        self.add_route("GET", OUTBOX_PATH, self._outbox)
+
+    def add_route(self, method: str, path: str, route: LocalRoute) -> None:
+        """Serve `path` here instead of through the API function (pages and stand-ins of local mode)."""
+        self._local_routes[(method.upper(), path)] = route
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the gateway is not running")
+        return f"http://{self._host}:{self._server.server_port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # werkzeug logs every request at INFO
+        self._server = make_server(self._host, self._requested_port, self._wsgi, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        local_route = self._local_routes.get((request.method, request.path))
+        response = local_route(request) if local_route else self._invoke_api(request)
+        return response(environ, start_response)
+
+    def _invoke_api(self, request: Request) -> Response:
+        event = request_to_event(request, self._stage, self._account_id)
+        context = LocalLambdaContext(
+            function_name=self._function_name,
+            invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:{self._function_name}",
+        )
+        try:
+            return result_to_response(self._api_handler(event, context))
+        except Exception:
+            logger.exception("the API function raised on %s %s", request.method, request.path)
+            return internal_error_response()
+
+    def _index(self, request: Request) -> Response:
+        return Response(_INDEX_PAGE.format(outbox=html.escape(OUTBOX_PATH)), content_type="text/html")
+
+    def _outbox(self, request: Request) -> Response:
+        messages = read_outbox(self._region, self._account_id, to=request.args.get("to"))
+        return Response(json.dumps([m.to_json() for m in messages]), content_type="application/json")

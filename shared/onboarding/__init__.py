@@ -1,0 +1,1 @@
+"""Onboarding: the checks on master data (TIN, AP email) and the workflow state."""

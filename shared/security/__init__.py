@@ -1,0 +1,1 @@
+"""Protecting sensitive values: TIN encryption and fingerprints."""
