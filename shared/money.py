@@ -32,9 +32,9 @@ def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:
-        raise ValidationError(f"amount {text!r} is not a decimal number") from exc
+        raise ValidationError(f"{text!r} is not a decimal number") from exc
     if not value.is_finite():
-        raise ValidationError(f"amount {text!r} is not a finite number")
+        raise ValidationError(f"{text!r} is not a finite number")
     return value
 
 
@@ -43,7 +43,7 @@ def to_minor(amount: Decimal, currency: str) -> int:
     exponent = currency_exponent(currency)
     scaled = amount.scaleb(exponent)
     if scaled != scaled.to_integral_value():
-        raise ValidationError(f"amount {amount} has more decimals than {currency.upper()} allows ({exponent})")
+        raise ValidationError(f"{amount} has more decimals than {currency.upper()} allows ({exponent})")
     return int(scaled)
 
 

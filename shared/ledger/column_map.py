@@ -7,7 +7,8 @@
       payment_id: {template: "pay-{invoiceNumber}"}    # a template over source columns
     skip_if_empty: [SettledDate]                       # rows without these are not this kind of record
 
-Columns the map does not name are taken from a source column of the same name, if there is one.
+Columns the map does not name are taken from a source column of the same name, if there is one. One file
+may hold a map per kind under `customers:`, `invoices:` and `payments:` (see maps/).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import FileFormatError
-from shared.ledger.formats import COLUMNS, REQUIRED, RecordKind
+from shared.ledger.formats import COLUMNS, KINDS, REQUIRED, RecordKind
 
 
 class ColumnRule(BaseModel):
@@ -67,9 +68,17 @@ class ColumnMap(BaseModel):
     skip_if_empty: list[str] = Field(default_factory=list)
 
     @classmethod
-    def from_yaml(cls, text: str) -> ColumnMap:
+    def from_yaml(cls, text: str, kind: RecordKind) -> ColumnMap:
+        """A map file holds one map, or one per kind under `customers:`, `invoices:`, `payments:` (so one
+        file describes a whole ERP export)."""
         try:
             document: Any = yaml.safe_load(text) or {}
+            if not isinstance(document, dict):
+                raise FileFormatError("the column map must be a YAML mapping")
+            if set(document) & set(KINDS):
+                if kind not in document:
+                    raise FileFormatError(f"the column map has no `{kind}:` section")
+                document = document[kind] or {}
             return cls.model_validate(document)
         except (yaml.YAMLError, ValidationError) as exc:
             raise FileFormatError(f"the column map is not valid: {exc}") from exc

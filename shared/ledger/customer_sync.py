@@ -56,7 +56,9 @@ def merge_customer(
     # A column left empty says nothing new: the reasons it raised before still stand.
     kept = [r for r in (existing.onboarding_reasons if existing else []) if _reason_field(r) in _unknown(row)]
     reasons = list(dict.fromkeys(kept + reasons))
-    warnings = reasons + warnings
+    # Warn about what is new; a reason the customer already carried was reported when it arose.
+    previous = set(existing.onboarding_reasons) if existing else set()
+    warnings = [r for r in reasons if r not in previous] + warnings
     record.onboarding_reasons = reasons
     if reasons:
         record.onboarding_status = "needs_attention"

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from shared.data.binding import bind_tables
 from shared.data.tables import CustomerRecord, ImportRecord
@@ -31,6 +32,7 @@ from shared.security.tin_vault import KmsTinVault, TinVault
 from shared.settings import RuntimeSettings
 
 CHUNK_ROWS = 100
+_Row = TypeVar("_Row", CustomerRow, InvoiceRow, PaymentRow)
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 
 
@@ -202,7 +204,9 @@ class LedgerImporter:
     # --- shared steps ------------------------------------------------------------------------------
 
     @staticmethod
-    def _parse(rows, parser, report):
+    def _parse(
+        rows: list[SourceRow], parser: Callable[[dict[str, str]], _Row], report: ImportReport
+    ) -> list[tuple[int, _Row]]:
         parsed = []
         for source_row in rows:
             try:

@@ -95,13 +95,13 @@ def _money(row: Mapping[str, str], column: str, currency: str, *, required: bool
     raw = _required(row, column) if required else _text(row, column)
     if raw is None:
         return None
-    amount = parse_amount(raw)
-    if amount < 0:
-        raise ValidationError(f"{column} {raw} is negative")
     try:
+        amount = parse_amount(raw)
+        if amount < 0:
+            raise ValidationError(f"{raw} is negative")
         return to_minor(amount, currency)
     except ValidationError as exc:
-        raise ValidationError(f"{column} {raw}: {exc.message}") from exc
+        raise ValidationError(f"{column} {exc.message}") from exc
 
 
 def _currency(row: Mapping[str, str], column: str, *, required: bool) -> str | None:

@@ -1,0 +1,1 @@
+"""The `arcollect` command line (never shipped to Lambda)."""

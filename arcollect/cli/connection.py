@@ -1,0 +1,56 @@
+"""Which deployment a command talks to: the running local system (`.arcollect/local.json`), else the
+deployed stage named by `--stage` with the ambient AWS credentials."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+
+from arcollect.local.deployment import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+from arcollect.local.state import LocalState, load_local_state
+from shared.data.binding import bind_tables
+from shared.settings import RuntimeSettings
+
+
+@dataclass(frozen=True)
+class Target:
+    settings: RuntimeSettings
+    today: date
+    local: LocalState | None
+
+    @property
+    def description(self) -> str:
+        if self.local is not None:
+            return f"local system at {self.local.api_url}"
+        return f"stage {self.settings.stage} in {self.settings.region}"
+
+
+def connect(stage: str | None) -> Target:
+    """Bind the table models to the chosen deployment and return it."""
+    local = None if stage else load_local_state()
+    if local is not None:
+        settings = RuntimeSettings(
+            stage=local.stage,
+            table_prefix=local.table_prefix,
+            region=local.region,
+            endpoint_url=local.endpoint_url,
+            tin_key_id=local.tin_key_id,
+            tin_mac_key_id=local.tin_mac_key_id,
+            ingest_bucket=local.ingest_bucket,
+        )
+        # The emulator accepts any credentials, but botocore refuses to sign without some.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", EMULATOR_ACCESS_KEY)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", EMULATOR_SECRET_KEY)
+        today = local.today or date.today()
+    else:
+        chosen = stage or os.environ.get("ARCOLLECT_STAGE", "dev")
+        settings = RuntimeSettings(
+            stage=chosen,
+            table_prefix=f"arcollect-{chosen}-",
+            tin_key_id=f"alias/arcollect-{chosen}-tin",
+            tin_mac_key_id=f"alias/arcollect-{chosen}-tin-mac",
+        )
+        today = date.today()
+    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
+    return Target(settings=settings, today=today, local=local)

@@ -1,0 +1,1 @@
+"""Customer accounts as staff and customers read them: balances, invoices, timeline."""
