@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from arcollect.local import moto_transactions
 from arcollect.local.deployment import LocalDeployment
 from arcollect.local.provisioning import provision_ingest_bucket, provision_tables, provision_tin_keys
 from shared.data.binding import bind_tables
@@ -20,6 +21,8 @@ from shared.settings import RuntimeSettings
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+
+moto_transactions.install()
 
 FIXED_NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
@@ -47,8 +50,9 @@ def aws(deployment: LocalDeployment, settings: RuntimeSettings) -> Iterator[None
     with mock_aws():
         provision_tables(boto3.client("dynamodb", region_name=deployment.region), deployment.table_prefix)
         provision_tin_keys(boto3.client("kms", region_name=deployment.region), deployment)
-        provision_ingest_bucket(boto3.client("s3", region_name=deployment.region), deployment.ingest_bucket,
-                                deployment.region)
+        provision_ingest_bucket(
+            boto3.client("s3", region_name=deployment.region), deployment.ingest_bucket, deployment.region
+        )
         bind_tables(settings.table_prefix, settings.region, None)
         yield
 

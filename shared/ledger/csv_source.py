@@ -58,7 +58,7 @@ def open_csv(data: bytes) -> CsvSource:
         row_count = sum(1 for cells in reader if any(cell.strip() for cell in cells))
     except csv.Error as exc:
         raise FileFormatError(f"the file is not valid CSV: {exc}") from exc
-    if len(header) < 2 or not all(header):
+    if not all(header):
         raise FileFormatError("the first line must be a header row naming every column (comma-separated)")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:

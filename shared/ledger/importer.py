@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from shared.data.binding import bind_tables
-from shared.data.tables import CustomerRecord, ImportRecord
+from shared.data.tables import CustomerRecord, ImportRecord, InvoiceRecord, PaymentRecord
 from shared.errors import ConflictError, DomainError, FileFormatError
 from shared.ledger.column_map import ColumnMap, missing_required
 from shared.ledger.csv_source import SourceRow, open_csv
@@ -85,6 +85,7 @@ class LedgerImporter:
             done += len(chunk)
             if progress:
                 progress(done, csv_file.row_count)
+        report.problems.sort(key=lambda p: p.line)
         self._finish(stored, report)
         return report
 
@@ -158,25 +159,28 @@ class LedgerImporter:
     def _payments(self, rows: list[SourceRow], report: ImportReport) -> None:
         parsed: list[tuple[int, PaymentRow]] = self._parse(rows, parse_payment, report)
         customers = self.repository.customers(row.customer_id for _, row in parsed)
+        stored = self.repository.payments(row.payment_id for _, row in parsed)
+        # Records stay current across the chunk: a committed transaction bumps their local versions.
+        invoices = self.repository.invoices(row.invoice_id for _, row in parsed if row.invoice_id)
         for line, row in parsed:
             customer = customers.get(row.customer_id)
-            if customer is None:
-                report.reject(line, f"customer {row.customer_id} is not known: import customers first", row.payment_id)
-                continue
             try:
-                created = self._apply_payment(row, customer, dry_run=report.dry_run)
+                if customer is None:
+                    raise ConflictError(f"customer {row.customer_id} is not known: import customers first")
+                created = self._apply_payment(row, stored.get(row.payment_id), customer, invoices, report.dry_run)
             except DomainError as exc:
                 report.reject(line, exc.message, row.payment_id)
                 continue
             report.count("created" if created else "unchanged")
-            if created and not report.dry_run:
-                # The transaction bumped the customer's version: later rows must see the stored one.
-                refreshed = self.repository.customer(row.customer_id)
-                if refreshed is not None:
-                    customers[row.customer_id] = refreshed
 
-    def _apply_payment(self, row: PaymentRow, customer: CustomerRecord, *, dry_run: bool) -> bool:
-        stored = self.repository.payment(row.payment_id)
+    def _apply_payment(
+        self,
+        row: PaymentRow,
+        stored: PaymentRecord | None,
+        customer: CustomerRecord,
+        invoices: dict[str, InvoiceRecord],
+        dry_run: bool,
+    ) -> bool:
         if stored is not None:
             if same_payment(row, stored):
                 return False
@@ -186,7 +190,7 @@ class LedgerImporter:
                 f"customer {stored.customer_id})"
             )
         if row.invoice_id is not None:
-            invoice = self.repository.invoices([row.invoice_id]).get(row.invoice_id)
+            invoice = invoices.get(row.invoice_id)
             if invoice is None:
                 raise ConflictError(f"invoice {row.invoice_id} is not known: import invoices first")
             candidates = [invoice]
@@ -212,7 +216,7 @@ class LedgerImporter:
             try:
                 parsed.append((source_row.line, parser(source_row.values)))
             except DomainError as exc:
-                record_id = next(iter(source_row.values.values()), None)
+                record_id = next(iter(source_row.values.values()), "") or None
                 report.reject(source_row.line, exc.message, record_id)
         return parsed
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared.data.binding import shared_connection
 from shared.data.tables import (
     ActivityRecord,
     CustomerRecord,
@@ -33,11 +33,8 @@ class LedgerRepository:
     def customer(self, customer_id: str) -> CustomerRecord | None:
         return self.customers([customer_id]).get(customer_id)
 
-    def payment(self, payment_id: str) -> PaymentRecord | None:
-        try:
-            return PaymentRecord.get(payment_id, consistent_read=True)
-        except PaymentRecord.DoesNotExist:
-            return None
+    def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
+        return _batch_get(PaymentRecord, sorted(set(payment_ids)), key=lambda r: r.payment_id)
 
     def customers_with_tin(self, fingerprint: str) -> list[str]:
         return [r.customer_id for r in CustomerRecord.tin_index.query(fingerprint)]
@@ -67,9 +64,8 @@ class LedgerRepository:
     ) -> None:
         """One transaction: the payment (only if its id is new), the invoices it reduces and the customer's
         credit (both guarded by their version), and the timeline entry. All or nothing."""
-        connection = Connection(region=PaymentRecord.Meta.region, host=PaymentRecord.Meta.host)
         try:
-            with TransactWrite(connection=connection) as tx:
+            with TransactWrite(connection=shared_connection()) as tx:
                 tx.save(payment, condition=PaymentRecord.payment_id.does_not_exist())
                 for invoice in invoices:
                     tx.save(invoice)
@@ -85,7 +81,7 @@ class LedgerRepository:
             raise
 
 
-_Record = TypeVar("_Record", CustomerRecord, InvoiceRecord)
+_Record = TypeVar("_Record", CustomerRecord, InvoiceRecord, PaymentRecord)
 
 
 def _batch_get(model: type[_Record], ids: list[str], key: Callable[[_Record], str]) -> dict[str, _Record]:

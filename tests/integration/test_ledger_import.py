@@ -90,7 +90,9 @@ def test_open_invoices_enter_the_sparse_next_action_index(importer: LedgerImport
     assert (i2.balance_minor, i2.status) == (20000, "open")  # the ERP's balance column
     assert i2.next_action_shard is not None and i2.next_action_shard.startswith("s")
     assert i2.next_action_date == "2026-10-15"  # 14 days after issue: the earliest possible touch
-    due = list(InvoiceRecord.next_action_index.query(i2.next_action_shard, InvoiceRecord.next_action_date <= "2026-11-22"))
+    due = list(
+        InvoiceRecord.next_action_index.query(i2.next_action_shard, InvoiceRecord.next_action_date <= "2026-11-22")
+    )
     assert "I2" in [i.invoice_id for i in due]
 
 
@@ -118,7 +120,9 @@ def test_master_data_problems_are_stored_and_flag_the_customer(importer: LedgerI
     assert (c1.onboarding_status, c1.ap_email, c1.onboarding_reasons) == ("submitted", "ap@acme-industrial.com", [])
     assert c2.onboarding_status == "submitted"  # a personal address is accepted with a warning
     assert c3.onboarding_status == "needs_attention"
-    assert c3.onboarding_reasons == ["ap_email: noreply@noreply-corp.com is a no-reply mailbox and cannot receive reminders"]
+    assert c3.onboarding_reasons == [
+        "ap_email: noreply@noreply-corp.com is a no-reply mailbox and cannot receive reminders"
+    ]
     assert c3.contacts[0].email_state == "invalid"
     warned = {(p.line, p.severity) for p in customers.problems}
     assert (3, "warning") in warned and (4, "warning") in warned
@@ -143,7 +147,10 @@ def test_one_tin_claimed_by_two_customers_flags_both(importer: LedgerImporter) -
     assert [str(p) for p in report.problems] == ["line 2: warning: tin: the same TIN belongs to customer C1"]
     assert CustomerRecord.get("C5").onboarding_status == "needs_attention"
     c1 = CustomerRecord.get("C1")
-    assert (c1.onboarding_status, c1.onboarding_reasons) == ("needs_attention", ["tin: the same TIN belongs to customer C5"])
+    assert (c1.onboarding_status, c1.onboarding_reasons) == (
+        "needs_attention",
+        ["tin: the same TIN belongs to customer C5"],
+    )
 
 
 def test_an_empty_cell_keeps_what_is_stored(importer: LedgerImporter) -> None:
@@ -162,9 +169,10 @@ def test_a_dry_run_reports_the_same_but_writes_nothing(importer: LedgerImporter)
 
 
 def test_a_file_level_fault_writes_nothing(importer: LedgerImporter) -> None:
-    with pytest.raises(FileFormatError, match="no column.*due_date"):
-        importer.import_file("invoices", b"invoice_id,customer_id,issue_date,currency,amount\nI1,C1,2026-01-01,USD,1\n",
-                             source="bad.csv")
+    with pytest.raises(FileFormatError, match=r"no column.*due_date"):
+        importer.import_file(
+            "invoices", b"invoice_id,customer_id,issue_date,currency,amount\nI1,C1,2026-01-01,USD,1\n", source="bad.csv"
+        )
     with pytest.raises(FileFormatError, match="not UTF-8"):
         importer.import_file("customers", "customer_id,legal_name\nC1,Café\n".encode("latin-1"), source="bad.csv")
     assert list(ImportRecord.scan()) == []
@@ -176,8 +184,12 @@ def test_each_import_is_recorded_with_its_counts_and_problems(importer: LedgerIm
     stored = ImportRecord.get(report.import_id)
     assert stored.status == "done"
     assert stored.counts["created"] == 3 and stored.counts["rejected"] == 1
-    assert {"line": 5, "severity": "error", "reason": "timezone 'Mars/Olympus' is not an IANA time zone",
-            "record_id": "C4"} in stored.problems
+    assert {
+        "line": 5,
+        "severity": "error",
+        "reason": "timezone 'Mars/Olympus' is not an IANA time zone",
+        "record_id": "C4",
+    } in stored.problems
 
 
 def test_progress_is_reported_up_to_the_whole_file(importer: LedgerImporter) -> None:

@@ -9,9 +9,18 @@ from shared.ledger.rows import parse_invoice, parse_payment
 MAP_FILE = Path(__file__).parents[2] / "maps" / "ibm-watson-ar.yaml"
 # One row in the layout of the IBM Watson AR sample (values made up for the test).
 WATSON_ROW = {
-    "countryCode": "391", "customerID": "0379-NEVHP", "PaperlessDate": "4/6/2013", "invoiceNumber": "0000611365",
-    "InvoiceDate": "1/2/2013", "DueDate": "2/1/2013", "InvoiceAmount": "55.94", "Disputed": "No",
-    "SettledDate": "1/15/2013", "PaperlessBill": "Paper", "DaysToSettle": "13", "DaysLate": "0",
+    "countryCode": "391",
+    "customerID": "0379-NEVHP",
+    "PaperlessDate": "4/6/2013",
+    "invoiceNumber": "0000611365",
+    "InvoiceDate": "1/2/2013",
+    "DueDate": "2/1/2013",
+    "InvoiceAmount": "55.94",
+    "Disputed": "No",
+    "SettledDate": "1/15/2013",
+    "PaperlessBill": "Paper",
+    "DaysToSettle": "13",
+    "DaysLate": "0",
 }
 
 
@@ -21,14 +30,19 @@ def test_the_shipped_watson_map_turns_a_row_into_an_invoice_and_a_payment() -> N
     invoices.check_against("invoices", list(WATSON_ROW))
     invoice = parse_invoice(invoices.apply("invoices", WATSON_ROW))
     assert (invoice.invoice_id, invoice.customer_id, str(invoice.issue_date), str(invoice.due_date)) == (
-        "0000611365", "0379-NEVHP", "2013-01-02", "2013-02-01",
+        "0000611365",
+        "0379-NEVHP",
+        "2013-01-02",
+        "2013-02-01",
     )
     assert (invoice.currency, invoice.amount_minor) == ("USD", 5594)
 
     payments = ColumnMap.from_yaml(text, "payments")
     payment = parse_payment(payments.apply("payments", WATSON_ROW))
     assert (payment.payment_id, payment.invoice_id, str(payment.paid_on)) == (
-        "settle-0000611365", "0000611365", "2013-01-15",
+        "settle-0000611365",
+        "0000611365",
+        "2013-01-15",
     )
     assert payments.skips({**WATSON_ROW, "SettledDate": ""})
 

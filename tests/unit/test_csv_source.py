@@ -30,7 +30,7 @@ def test_short_rows_read_missing_cells_as_empty_and_long_rows_are_marked() -> No
         ("id,name\nA,Zoë\n".encode("latin-1"), "not UTF-8"),
         (b"", "empty"),
         (b"id,x\n\x00\x01\x02\n", "binary"),
-        (b"just one column\nA\n", "header row"),
+        (b"id,,name\nA,B,C\n", "header row"),
         (b"id,id\nA,B\n", "repeats column"),
         (b'id,name\nA,"unterminated\n', "not valid CSV"),
     ],

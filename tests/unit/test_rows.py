@@ -6,8 +6,15 @@ from shared.errors import ValidationError
 from shared.ledger.rows import parse_customer, parse_invoice, parse_payment
 
 INVOICE = {
-    "invoice_id": "INV-1", "customer_id": "C1", "number": "1001", "issue_date": "2026-10-01",
-    "due_date": "2026-10-31", "currency": "usd", "amount": "1,250.00", "balance": "", "po_number": "",
+    "invoice_id": "INV-1",
+    "customer_id": "C1",
+    "number": "1001",
+    "issue_date": "2026-10-01",
+    "due_date": "2026-10-31",
+    "currency": "usd",
+    "amount": "1,250.00",
+    "balance": "",
+    "po_number": "",
 }
 
 

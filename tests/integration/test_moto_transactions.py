@@ -1,0 +1,90 @@
+"""The emulator's faster transaction backup must still roll a failed transaction back whole."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from arcollect.local import moto_transactions
+
+
+@pytest.fixture
+def tables():
+    moto_transactions.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="plain",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.create_table(
+            TableName="ranged",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(50):
+            client.put_item(TableName="plain", Item={"pk": {"S": f"p{i}"}, "n": {"N": "1"}})
+            client.put_item(TableName="ranged", Item={"pk": {"S": "h"}, "sk": {"S": f"s{i}"}, "n": {"N": "1"}})
+        yield client
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was(tables) -> None:
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        tables.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "plain",
+                        "Key": {"pk": {"S": "p1"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": "ranged",
+                        "Key": {"pk": {"S": "h"}, "sk": {"S": "s1"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {"Put": {"TableName": "plain", "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Put": {
+                        "TableName": "plain",
+                        "Item": {"pk": {"S": "p2"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert tables.get_item(TableName="plain", Key={"pk": {"S": "p1"}})["Item"]["n"] == {"N": "1"}
+    assert tables.get_item(TableName="ranged", Key={"pk": {"S": "h"}, "sk": {"S": "s1"}})["Item"]["n"] == {"N": "1"}
+    assert "Item" not in tables.get_item(TableName="plain", Key={"pk": {"S": "new"}})
+    assert tables.scan(TableName="plain")["Count"] == 50
+
+
+def test_a_successful_transaction_applies_every_item(tables) -> None:
+    tables.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "plain",
+                    "Key": {"pk": {"S": "p1"}},
+                    "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}},
+                }
+            },
+            {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "h"}, "sk": {"S": "new"}}}},
+        ]
+    )
+    assert tables.get_item(TableName="plain", Key={"pk": {"S": "p1"}})["Item"]["n"] == {"N": "2"}
+    assert tables.scan(TableName="ranged")["Count"] == 51
