@@ -49,8 +49,12 @@ def reported_errors(as_json: bool, where: Callable[[], str] | None = None) -> It
         yield
     except DomainError as exc:
         fail(exc.message, as_json=as_json, details=exc.details)
-    except NoCredentialsError:
-        fail("no AWS credentials: start `arcollect local` here, or configure an AWS profile", as_json=as_json)
     except (BotoCoreError, ClientError, PynamoDBException) as exc:
         target = f" ({where()})" if where else ""
+        if isinstance(exc, NoCredentialsError) or isinstance(getattr(exc, "cause", None), NoCredentialsError):
+            fail(
+                f"no local system is running here and there are no AWS credentials{target}: start "
+                "`arcollect local` in this directory, or configure AWS credentials for a deployed stage",
+                as_json=as_json,
+            )
         fail(f"AWS request failed{target}: {exc}", as_json=as_json)
