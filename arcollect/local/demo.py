@@ -39,8 +39,14 @@ class _Country:
 
 
 _COUNTRIES = (
-    _Country("US", "USD", ("Inc.", "LLC", "Corp."), "com",
-             ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"), 30),
+    _Country(
+        "US",
+        "USD",
+        ("Inc.", "LLC", "Corp."),
+        "com",
+        ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+        30,
+    ),
     _Country("GB", "GBP", ("Ltd",), "co.uk", ("Europe/London",), 7),
     _Country("DE", "EUR", ("GmbH",), "de", ("Europe/Berlin",), 5),
     _Country("NL", "EUR", ("B.V.",), "nl", ("Europe/Amsterdam",), 3),
@@ -48,18 +54,78 @@ _COUNTRIES = (
 )
 
 _NAME_FIRST = (
-    "Brightwater", "Cedar Ridge", "Blue Harbor", "Ironclad", "Summit Peak", "Pioneer Valley", "Redwood",
-    "Silver Lake", "Granite State", "Harborview", "Keystone", "Lakeshore", "Oakmont", "Prairie Wind",
-    "Riverbend", "Stonebridge", "Sunrise", "Tidewater", "Westfield", "Copperline", "Evergreen",
-    "Fairhaven", "Highland", "Juniper", "Larkspur", "Meridian", "Northstar", "Orchard Hill", "Pinecrest",
-    "Quarry Road", "Sagebrush", "Timberline", "Union Point", "Willow Creek", "Ashford", "Bayside",
-    "Clearwater", "Driftwood", "Eastgate", "Foxglove", "Goldfield", "Hollybrook", "Kingsbridge",
-    "Lighthouse", "Millbrook", "Nightingale", "Old Mill", "Parkside", "Redstone", "Seabright",
+    "Brightwater",
+    "Cedar Ridge",
+    "Blue Harbor",
+    "Ironclad",
+    "Summit Peak",
+    "Pioneer Valley",
+    "Redwood",
+    "Silver Lake",
+    "Granite State",
+    "Harborview",
+    "Keystone",
+    "Lakeshore",
+    "Oakmont",
+    "Prairie Wind",
+    "Riverbend",
+    "Stonebridge",
+    "Sunrise",
+    "Tidewater",
+    "Westfield",
+    "Copperline",
+    "Evergreen",
+    "Fairhaven",
+    "Highland",
+    "Juniper",
+    "Larkspur",
+    "Meridian",
+    "Northstar",
+    "Orchard Hill",
+    "Pinecrest",
+    "Quarry Road",
+    "Sagebrush",
+    "Timberline",
+    "Union Point",
+    "Willow Creek",
+    "Ashford",
+    "Bayside",
+    "Clearwater",
+    "Driftwood",
+    "Eastgate",
+    "Foxglove",
+    "Goldfield",
+    "Hollybrook",
+    "Kingsbridge",
+    "Lighthouse",
+    "Millbrook",
+    "Nightingale",
+    "Old Mill",
+    "Parkside",
+    "Redstone",
+    "Seabright",
 )
 _NAME_SECOND = (
-    "Supply", "Logistics", "Manufacturing", "Foods", "Hardware", "Packaging", "Electric", "Builders",
-    "Textiles", "Labs", "Distribution", "Machine Works", "Paper", "Plastics", "Freight", "Medical Supply",
-    "Print", "Furniture", "Components", "Instruments",
+    "Supply",
+    "Logistics",
+    "Manufacturing",
+    "Foods",
+    "Hardware",
+    "Packaging",
+    "Electric",
+    "Builders",
+    "Textiles",
+    "Labs",
+    "Distribution",
+    "Machine Works",
+    "Paper",
+    "Plastics",
+    "Freight",
+    "Medical Supply",
+    "Print",
+    "Furniture",
+    "Components",
+    "Instruments",
 )
 _AP_MAILBOXES = ("ap", "accounts.payable", "invoices", "payables", "finance")
 _SEGMENTS = ("default", "default", "default", "default", "strategic")
@@ -141,10 +207,12 @@ def _slug(text: str) -> str:
 def _customers(rng: random.Random) -> list[dict[str, Any]]:
     names = [(first, second) for first in _NAME_FIRST for second in _NAME_SECOND]
     rng.shuffle(names)
-    invalid_tin_at = set(rng.sample(range(DEMO_CUSTOMERS), 3))
+    countries = rng.choices(_COUNTRIES, weights=[c.weight for c in _COUNTRIES], k=DEMO_CUSTOMERS)
+    # A few US customers carry an EIN the IRS never issues, so onboarding has something to flag.
+    us_customers = [i for i, country in enumerate(countries) if country.code == "US"]
+    invalid_tin_at = set(rng.sample(us_customers, min(3, len(us_customers))))
     customers = []
-    for index in range(DEMO_CUSTOMERS):
-        country = rng.choices(_COUNTRIES, weights=[c.weight for c in _COUNTRIES])[0]
+    for index, country in enumerate(countries):
         first, second = names[index]
         trade_name = f"{first} {second}"
         tin_type, tin = _tin(rng, country.code, want_valid=index not in invalid_tin_at)
@@ -193,8 +261,9 @@ def _days_past_due(rng: random.Random) -> int:
 
 def generate_demo_ledger(today: dt.date, seed: int = DEMO_SEED) -> DemoLedger:
     """Customers, invoices, and the payments that settle some invoices in full and some in part (the
-    invoices' `balance` column already reflects them, as an ERP export does); every date is on or before
-    `today` except the due dates of invoices not yet due."""
+    invoices' `balance` column already reflects them, as an ERP's export does, so importing either file
+    gives the same balances). Every date is on or before `today` except the due dates of invoices not yet
+    due."""
     rng = random.Random(seed)
     customers = _customers(rng)
     invoices: list[dict[str, Any]] = []
@@ -236,12 +305,12 @@ def generate_demo_ledger(today: dt.date, seed: int = DEMO_SEED) -> DemoLedger:
                 continue
             invoices[-1]["balance"] = format_amount(amount - sum(parts, Decimal(0)), currency)
             for part in parts:
-                paid_on = issue + dt.timedelta(days=rng.randint(1, max(1, age)))
+                paid_on = min(issue + dt.timedelta(days=rng.randint(1, max(1, age))), today)
                 payments.append(
                     {
                         "customer_id": customer["customer_id"],
                         "invoice_id": invoice_id,
-                        "date": min(paid_on, today).isoformat(),
+                        "date": paid_on.isoformat(),
                         "amount": format_amount(part, currency),
                         "currency": currency,
                         "method": rng.choice(_METHODS),
@@ -295,7 +364,7 @@ class ImporterLike(Protocol):
     def import_file(self, kind: RecordKind, data: bytes, *, source: str) -> Any: ...
 
 
-def load_demo(importer: ImporterLike, ledger: DemoLedger) -> dict[RecordKind, Any]:
+def load_demo(importer: ImporterLike, ledger: DemoLedger) -> dict[str, Any]:
     """Import customers, then invoices, then payments (each refers to the one before); returns the
     importer's report per file."""
     return {kind: importer.import_file(kind, ledger.file(kind), source=f"demo/{kind}.csv") for kind in KINDS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import urllib.request
@@ -41,6 +42,7 @@ class Emulator:
         self._requested_port = port
         self._server: Any = None
         self._port: int | None = None
+        self._config_before: dict[str, Any] | None = None
 
     @property
     def port(self) -> int:
@@ -54,19 +56,32 @@ class Emulator:
 
     def start(self) -> None:
         # Imported here: moto's server pulls in werkzeug and flask, which nothing else on the CLI needs.
+        from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
+
+        from arcollect.local import moto_transactions
+
+        # Transactions that cost O(items touched), not O(table): payments import in milliseconds each.
+        moto_transactions.install()
+
+        # moto's config is process-wide; `stop` puts it back for whatever runs in this process next (tests).
+        self._config_before = copy.deepcopy({section: default_user_config.get(section) for section in MOTO_CONFIG})
 
         # Both moto and our gateway serve through werkzeug, which logs every request at INFO.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
         self._server.start()
         self._port = int(self._server.get_host_and_port()[1])
-        self._configure(MOTO_CONFIG)
+        # moto's backends live in module globals, shared by every server this process ever started: begin
+        # from nothing, as a fresh account would.
+        self._moto_api("reset")
+        self._moto_api("config", MOTO_CONFIG)
 
-    def _configure(self, config: dict[str, Any]) -> None:
+    def _moto_api(self, action: str, body: dict[str, Any] | None = None) -> None:
+        """moto's documented server-mode control endpoints (/moto-api/reset, /moto-api/config)."""
         request = urllib.request.Request(
-            f"{self.endpoint_url}/moto-api/config",
-            data=json.dumps(config).encode(),
+            f"{self.endpoint_url}/moto-api/{action}",
+            data=json.dumps(body or {}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -76,7 +91,7 @@ class Emulator:
     def client(self, service: str) -> Any:
         """A boto3 client bound to the emulator whatever this process's environment says."""
         return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
+            service,
             endpoint_url=self.endpoint_url,
             region_name=self.deployment.region,
             aws_access_key_id=EMULATOR_ACCESS_KEY,
@@ -106,3 +121,10 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._config_before is not None:
+            from moto.core.config import default_user_config
+
+            for section, value in self._config_before.items():
+                if value is not None:
+                    default_user_config[section] = value  # type: ignore[literal-required]
+            self._config_before = None

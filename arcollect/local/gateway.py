@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,17 @@ def _default_api_handler() -> ApiHandler:
     from functions.api.handler import handler
 
     return handler
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise OSError when the port is taken. werkzeug's make_server would print its own advice and call
+    sys.exit instead, which the command line could not report (or put in --json)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As socketserver does for the real server, so a port in TIME_WAIT still counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 class LocalGateway:
@@ -79,18 +91,25 @@ class LocalGateway:
             raise RuntimeError("the gateway is not running")
         return f"http://{self._host}:{self._server.server_port}"
 
+    def bind(self) -> None:
+        """Claim the port (raises OSError if it is taken) without serving yet."""
+        if self._server is None:
+            _check_port_free(self._host, self._requested_port)
+            self._server = make_server(self._host, self._requested_port, self._wsgi, threaded=True)
+
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # werkzeug logs every request at INFO
-        self._server = make_server(self._host, self._requested_port, self._wsgi, threaded=True)
+        self.bind()
+        assert self._server is not None
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() waits for serve_forever, so only once it runs
+                self._server.shutdown()
+                self._thread.join(timeout=10)
             self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
         self._server = None
         self._thread = None
 

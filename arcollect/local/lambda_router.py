@@ -38,9 +38,7 @@ FUNCTION_HANDLERS: dict[str, str] = {
 _LAMBDA_ROLE_NAME = "lambda-execution"
 _ASSUME_ROLE_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -59,12 +57,16 @@ def import_handler(dotted_path: str) -> Handler:
 
 
 def unhandled_error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
-    """The body the Python Lambda runtime returns when a handler raises."""
+    """The body the Python Lambda runtime returns when a handler raises; like the runtime's, the stack
+    trace starts in the handler, not in the code that called it."""
+    trace = exc.__traceback__
+    if trace is not None and trace.tb_frame.f_code is LambdaRouter.invoke.__code__:
+        trace = trace.tb_next
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": traceback.format_tb(trace),
     }
 
 

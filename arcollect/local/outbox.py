@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -259,7 +259,12 @@ def _email_message(message: Any, sent_at: str | None) -> OutboxMessage:
 def _sms_message(message_id: str, number: str, text: str, sent_at: str | None) -> OutboxMessage:
     body_text, links = _text_and_links(text, None)
     return OutboxMessage(
-        channel="sms", to=number, subject=None, body_text=body_text, links=links, sent_at=sent_at,
+        channel="sms",
+        to=number,
+        subject=None,
+        body_text=body_text,
+        links=links,
+        sent_at=sent_at,
         message_id=message_id,
     )
 

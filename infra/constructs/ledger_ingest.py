@@ -1,0 +1,99 @@
+"""The S3 drop folder flow: an ERP export lands in `incoming/<kind>/<name>.csv`, S3 notifies a queue, and
+the ledger_ingest function imports the file and writes `reports/...json` beside the kept original."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
+from infra.constructs.storage import Storage
+from infra.nag import acknowledge, arn_finding
+
+INCOMING_PREFIX = "incoming/"
+REPORTS_PREFIX = "reports/"
+# The import writes to every ledger table and records the run itself.
+LEDGER_TABLES = ("customers", "invoices", "payments", "activities", "imports")
+
+FUNCTION_TIMEOUT = Duration.minutes(5)
+# A message stays hidden for longer than every retry Lambda may make on it (AWS: six times the timeout).
+VISIBILITY_TIMEOUT = Duration.minutes(30)
+DELIVERY_ATTEMPTS = 3
+
+
+class LedgerIngest(Construct):
+    """Nothing dropped is lost: a file that fails every attempt lands in a dead-letter queue with an alarm."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, defaults: FunctionDefaults) -> None:
+        super().__init__(scope, construct_id)
+        config = defaults.config
+        bucket = storage.ingest_bucket
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=f"{config.name_prefix}-ledger-ingest-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=config.removal_policy,
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            reason="This is the dead-letter queue of the ingest queue; its messages are inspected and "
+            "redriven by hand, never dead-lettered again.",
+        )
+        # SQS-managed encryption: S3 can publish to it without a key policy for the S3 service.
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=f"{config.name_prefix}-ledger-ingest",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=DELIVERY_ATTEMPTS),
+            removal_policy=config.removal_policy,
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=INCOMING_PREFIX, suffix=".csv"),
+        )
+
+        self.handler = PythonFunction(
+            self,
+            "Handler",
+            name="ledger_ingest",
+            description="Imports ERP CSV exports dropped in the ingest bucket and writes an import report",
+            defaults=defaults,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=1024,
+        )
+        # One file per invocation: a bad file fails alone, and its report names it.
+        self.handler.function.add_event_source(
+            event_sources.SqsEventSource(self.queue, batch_size=1, report_batch_item_failures=True)
+        )
+        role = self.handler.role
+        iam.Grant.add_to_principal(
+            grantee=role, actions=["s3:GetObject"], resource_arns=[bucket.arn_for_objects(f"{INCOMING_PREFIX}*")]
+        )
+        iam.Grant.add_to_principal(
+            grantee=role, actions=["s3:PutObject"], resource_arns=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]
+        )
+        storage.grant_data_key(role)  # the dropped files and the reports are under the data key
+        storage.grant_table_data(role, LEDGER_TABLES, write=True)
+        storage.grant_tin_protection(role)
+        defaults.observability.alarm_on_dead_letters(self.dead_letter_queue, name="LedgerIngest")
+        for prefix in (INCOMING_PREFIX, REPORTS_PREFIX):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{arn_finding(bucket)}/{prefix}*]",
+                reason="Object keys follow the dropped files' names, which the ERP chooses; the grant is one "
+                f"action limited to the {prefix} prefix.",
+            )

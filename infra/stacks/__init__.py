@@ -1,0 +1,1 @@
+"""The CloudFormation stacks of the app."""

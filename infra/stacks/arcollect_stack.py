@@ -1,0 +1,56 @@
+"""One arcollect stage in one stack: storage, then the flows that use it."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.api import Api
+from infra.constructs.lambda_function import FunctionDefaults, dependencies_layer
+from infra.constructs.ledger_ingest import LedgerIngest
+from infra.constructs.observability import Observability
+from infra.constructs.storage import Storage
+from infra.nag import acknowledge_cdk_helper_functions
+
+
+class ArcollectStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=f"arcollect accounts-receivable collections ({config.stage})",
+            termination_protection=config.is_production,
+        )
+        # CDK adds DependsOn next to the GetAtt/Ref that already orders resources (cfn-lint W3005):
+        # redundant, harmless, and not ours to change.
+        self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W3005"]}}}
+        observability = Observability(self, "Observability", config=config)
+        storage = Storage(self, "Storage", config=config)
+        defaults = FunctionDefaults(
+            config=config,
+            observability=observability,
+            dependencies=dependencies_layer(self, "Dependencies", config=config),
+            environment=runtime_settings_environment(self, config, storage),
+        )
+        ledger_ingest = LedgerIngest(self, "LedgerIngest", storage=storage, defaults=defaults)
+        api = Api(self, "Api", defaults=defaults)
+        acknowledge_cdk_helper_functions(self)
+
+        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "IngestBucketName", value=storage.ingest_bucket.bucket_name)
+        CfnOutput(self, "IngestDeadLetterQueueUrl", value=ledger_ingest.dead_letter_queue.queue_url)
+        CfnOutput(self, "TablePrefix", value=config.table_prefix)
+        CfnOutput(self, "AlarmTopicArn", value=observability.alarm_topic.topic_arn)
+
+
+def runtime_settings_environment(stack: Stack, config: StageConfig, storage: Storage) -> dict[str, str]:
+    """The ARCOLLECT_* variables `shared.settings.RuntimeSettings` reads, set on every function."""
+    return {
+        "ARCOLLECT_STAGE": config.stage,
+        "ARCOLLECT_TABLE_PREFIX": config.table_prefix,
+        "ARCOLLECT_REGION": stack.region,
+        "ARCOLLECT_TIN_KEY_ID": storage.tin_key.key_arn,
+        "ARCOLLECT_TIN_MAC_KEY_ID": storage.tin_mac_key.key_arn,
+        "ARCOLLECT_INGEST_BUCKET": storage.ingest_bucket.bucket_name,
+    }

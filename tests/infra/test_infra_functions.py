@@ -1,0 +1,77 @@
+"""Every arcollect function: Python 3.13 on arm64, its own role and log group, traced, configured."""
+
+from __future__ import annotations
+
+import pytest
+from synthesized_app import Synthesized
+
+from shared.settings import RuntimeSettings
+
+FUNCTIONS = {"api", "ledger_ingest"}
+# Only the emulator sets an endpoint; in AWS the SDK finds the real one.
+SETTINGS_NOT_SET_IN_AWS = {"endpoint_url"}
+
+
+def test_the_stack_has_our_functions(dev: Synthesized) -> None:
+    assert set(dev.our_functions()) == FUNCTIONS
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_runs_python_3_13_on_arm64_traced(dev: Synthesized, name: str) -> None:
+    properties = dev.our_functions()[name]["Properties"]
+
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == f"functions.{name}.handler.handler"
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert len(properties["Layers"]) == 1
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_sets_every_runtime_setting_and_powertools(dev: Synthesized, name: str) -> None:
+    variables = dev.our_functions()[name]["Properties"]["Environment"]["Variables"]
+
+    expected = {f"ARCOLLECT_{field.upper()}" for field in RuntimeSettings.model_fields} - {
+        f"ARCOLLECT_{field.upper()}" for field in SETTINGS_NOT_SET_IN_AWS
+    }
+    assert expected <= set(variables)
+    assert variables["ARCOLLECT_STAGE"] == "dev"
+    assert variables["ARCOLLECT_TABLE_PREFIX"] == "arcollect-dev-"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == name
+    assert variables["POWERTOOLS_LOG_LEVEL"] in {"DEBUG", "INFO"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_logs_to_its_own_log_group_with_the_stage_retention(stage: Synthesized, name: str) -> None:
+    properties = stage.our_functions()[name]["Properties"]
+    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = stage.resource(log_group_id)
+
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{properties['FunctionName']}"
+    assert log_group["Properties"]["RetentionInDays"] == (365 if stage.config.is_production else 14)
+
+
+def test_every_function_has_a_role_of_its_own(dev: Synthesized) -> None:
+    functions = dev.resources("AWS::Lambda::Function")
+    roles = [dev.role_id(function) for function in functions.values()]
+    assert len(set(roles)) == len(roles) == len(functions)
+
+
+def test_the_dependencies_layer_is_built_for_the_same_platform(dev: Synthesized) -> None:
+    (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_errors_raise_an_alarm(dev: Synthesized, name: str) -> None:
+    function_id = dev.our_function_ids()[name]
+    alarms = [
+        alarm["Properties"]
+        for alarm in dev.resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Errors"
+        and {"Name": "FunctionName", "Value": {"Ref": function_id}} in alarm["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["AlarmActions"]

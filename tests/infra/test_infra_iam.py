@@ -1,0 +1,110 @@
+"""Least privilege: no wildcard actions, no bucket- or table-wide power, one role per function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synthesized_app import Synthesized
+
+# X-Ray has no resource-level permissions: the only statement allowed on Resource "*".
+ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+LEDGER_TABLES = {"customers", "invoices", "payments", "activities", "imports"}
+# Item-level access only: no Scan, no DeleteItem, nothing that changes a table itself.
+ITEM_READS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+}
+ITEM_WRITES = {"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _all_statements(synth: Synthesized) -> list[dict[str, Any]]:
+    statements = [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    statements += [
+        statement
+        for role in synth.resources("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    return statements
+
+
+def _references(resource: Any) -> set[str]:
+    """Logical ids a policy resource points at (GetAtt/Ref, also inside Fn::Join)."""
+    if isinstance(resource, dict):
+        if "Fn::GetAtt" in resource:
+            return {resource["Fn::GetAtt"][0]}
+        if "Ref" in resource:
+            return {resource["Ref"]}
+        return {ref for value in resource.values() for ref in _references(value)}
+    if isinstance(resource, list):
+        return {ref for value in resource for ref in _references(value)}
+    return set()
+
+
+def _ingest_statements(synth: Synthesized) -> list[dict[str, Any]]:
+    return synth.statements(synth.role_id(synth.our_functions()["ledger_ingest"]))
+
+
+def test_no_statement_allows_every_action_of_a_service(dev: Synthesized) -> None:
+    for statement in _all_statements(dev):
+        for action in _as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), statement
+
+
+def test_only_xray_is_granted_on_every_resource(dev: Synthesized) -> None:
+    for statement in _all_statements(dev):
+        if "*" in _as_list(statement["Resource"]):
+            assert set(_as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCES, statement
+
+
+def test_ingest_reads_only_incoming_and_writes_only_reports(dev: Synthesized) -> None:
+    s3_statements = [s for s in _ingest_statements(dev) if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+    grants = {(tuple(_as_list(s["Action"])), s["Resource"]["Fn::Join"][1][-1]) for s in s3_statements}
+    assert grants == {(("s3:GetObject",), "/incoming/*"), (("s3:PutObject",), "/reports/*")}
+
+
+def test_ingest_reaches_only_the_ledger_tables_and_never_scans(dev: Synthesized) -> None:
+    table_ids = {
+        logical_id: table["Properties"]["TableName"].removeprefix("arcollect-dev-")
+        for logical_id, table in dev.resources("AWS::DynamoDB::Table").items()
+    }
+    dynamodb = [s for s in _ingest_statements(dev) if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))]
+    reached = {table_ids[ref] for s in dynamodb for ref in _references(s["Resource"])}
+    actions = {a for s in dynamodb for a in _as_list(s["Action"])}
+
+    assert reached == LEDGER_TABLES
+    assert actions == ITEM_READS | ITEM_WRITES
+
+
+def test_ingest_may_encrypt_and_fingerprint_tins(dev: Synthesized) -> None:
+    kms_actions = {
+        action: _references(s["Resource"])
+        for s in _ingest_statements(dev)
+        for action in _as_list(s["Action"])
+        if action.startswith("kms:")
+    }
+    key_descriptions = {lid: key["Properties"]["Description"] for lid, key in dev.resources("AWS::KMS::Key").items()}
+    assert any("TIN" in key_descriptions[k] for k in kms_actions["kms:Encrypt"])
+    assert any("TIN" in key_descriptions[k] for k in kms_actions["kms:GenerateMac"])
+
+
+def test_no_function_may_decrypt_a_tin(dev: Synthesized) -> None:
+    tin_key = next(
+        lid
+        for lid, key in dev.resources("AWS::KMS::Key").items()
+        if key["Properties"]["Description"] == "Encrypts customers' TINs"
+    )
+    for statement in _all_statements(dev):
+        if tin_key in _references(statement["Resource"]):
+            assert "kms:Decrypt" not in _as_list(statement["Action"]), statement
