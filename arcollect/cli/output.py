@@ -27,6 +27,8 @@ def emit_json(value: Any) -> None:
     """Machine output: models dumped in JSON mode (dates ISO, money as strings)."""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
+    elif hasattr(value, "as_dict"):
+        value = value.as_dict()
     elif isinstance(value, list):
         value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False))

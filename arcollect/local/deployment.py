@@ -63,9 +63,7 @@ class LocalDeployment:
             "MOTO_PORT": str(moto_port),
             "ARCOLLECT_SENDER_EMAIL": self.sender_email,
         }
-        for name, value in self.settings(endpoint_url).model_dump().items():
-            if value is not None:
-                env[f"ARCOLLECT_{name.upper()}"] = str(value)
+        env.update(self.settings(endpoint_url).as_environment())
         return env
 
 

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import FileFormatError
-from shared.ledger.formats import COLUMNS, KINDS, REQUIRED, RecordKind
+from shared.ledger.formats import COLUMNS, KINDS, RecordKind
 
 
 class ColumnRule(BaseModel):
@@ -71,6 +70,8 @@ class ColumnMap(BaseModel):
     def from_yaml(cls, text: str, kind: RecordKind) -> ColumnMap:
         """A map file holds one map, or one per kind under `customers:`, `invoices:`, `payments:` (so one
         file describes a whole ERP export)."""
+        import yaml  # only a `--map` import needs it, never a Lambda cold start
+
         try:
             document: Any = yaml.safe_load(text) or {}
             if not isinstance(document, dict):
@@ -105,7 +106,3 @@ class ColumnMap(BaseModel):
 
     def provides(self, kind: RecordKind, header: list[str]) -> set[str]:
         return (set(header) & set(COLUMNS[kind])) | set(self.columns)
-
-
-def missing_required(kind: RecordKind, provided: set[str]) -> list[str]:
-    return [name for name in REQUIRED[kind] if name not in provided]

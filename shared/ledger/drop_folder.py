@@ -51,7 +51,7 @@ class DropFolder:
         try:
             kind = kind_of(key)
             data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            report = self.importer.import_file(kind, data, source=source).model_dump(mode="json")
+            report = self.importer.import_file(kind, data, source=source).as_dict()
             report["status"] = "done" if report["rejected"] == 0 else "done_with_rejections"
         except FileFormatError as exc:
             report = {"source": source, "status": "failed", "error": exc.message}

@@ -42,3 +42,7 @@ REQUIRED: dict[RecordKind, tuple[str, ...]] = {
     "invoices": ("invoice_id", "customer_id", "issue_date", "due_date", "currency", "amount"),
     "payments": ("payment_id", "customer_id", "date", "amount", "currency"),
 }
+
+
+def missing_required(kind: RecordKind, provided: set[str]) -> list[str]:
+    return [name for name in REQUIRED[kind] if name not in provided]

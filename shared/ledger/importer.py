@@ -4,18 +4,17 @@ the S3 drop folder. Good rows land even when others are rejected; a file-level f
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.data.binding import bind_tables
 from shared.data.tables import CustomerRecord, ImportRecord, InvoiceRecord, PaymentRecord
 from shared.errors import ConflictError, DomainError, FileFormatError
-from shared.ledger.column_map import ColumnMap, missing_required
 from shared.ledger.csv_source import SourceRow, open_csv
 from shared.ledger.customer_sync import flag_shared_tin, merge_customer
-from shared.ledger.formats import KINDS, RecordKind
+from shared.ledger.formats import COLUMNS, KINDS, RecordKind, missing_required
 from shared.ledger.invoice_sync import merge_invoice
 from shared.ledger.payment_sync import plan_payment, same_payment
 from shared.ledger.report import STORED_PROBLEMS_LIMIT, ImportReport
@@ -31,6 +30,9 @@ from shared.ledger.rows import (
 from shared.security.tin_vault import KmsTinVault, TinVault
 from shared.settings import RuntimeSettings
 
+if TYPE_CHECKING:  # a column map is built by the caller; the Lambda path never loads that module
+    from shared.ledger.column_map import ColumnMap
+
 CHUNK_ROWS = 100
 _Row = TypeVar("_Row", CustomerRow, InvoiceRow, PaymentRow)
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -42,6 +44,7 @@ class LedgerImporter:
     vault: TinVault
     clock: Callable[[], datetime]
     _owners_seen: dict[str, set[str]] = field(default_factory=dict)
+    _customer_cache: dict[str, CustomerRecord] = field(default_factory=dict)
 
     def import_file(
         self,
@@ -56,9 +59,12 @@ class LedgerImporter:
         if kind not in KINDS:
             raise FileFormatError(f"unknown kind {kind!r}: import one of {', '.join(KINDS)}")
         csv_file = open_csv(data)
-        column_map = column_map or ColumnMap()
-        column_map.check_against(kind, csv_file.header)
-        missing = missing_required(kind, column_map.provides(kind, csv_file.header))
+        if column_map is not None:
+            column_map.check_against(kind, csv_file.header)
+            provided = column_map.provides(kind, csv_file.header)
+        else:
+            provided = set(csv_file.header)
+        missing = missing_required(kind, provided)
         if missing:
             raise FileFormatError(
                 f"the file has no column(s) {', '.join(missing)}, required for {kind} "
@@ -66,6 +72,7 @@ class LedgerImporter:
             )
 
         self._owners_seen = {}
+        self._customer_cache = {}
         report = ImportReport(import_id=uuid.uuid4().hex, kind=kind, source=source, dry_run=dry_run)
         stored = self._start(report)
         step = {"customers": self._customers, "invoices": self._invoices, "payments": self._payments}[kind]
@@ -74,13 +81,18 @@ class LedgerImporter:
             rows = []
             for source_row in chunk:
                 report.rows += 1
-                if column_map.skips(source_row.values):
+                if column_map is not None and column_map.skips(source_row.values):
                     report.skipped += 1
                     continue
                 if "__extra__" in source_row.values:
                     report.reject(source_row.line, "the row has more cells than the header has columns")
                     continue
-                rows.append(SourceRow(source_row.line, column_map.apply(kind, source_row.values)))
+                values = (
+                    column_map.apply(kind, source_row.values)
+                    if column_map is not None
+                    else {name: source_row.values[name] for name in COLUMNS[kind] if name in source_row.values}
+                )
+                rows.append(SourceRow(source_row.line, values))
             step(rows, report)
             done += len(chunk)
             if progress:
@@ -129,11 +141,20 @@ class LedgerImporter:
         stored = set(self.repository.customers_with_tin(fingerprint))
         return sorted(stored | self._owners_seen.get(fingerprint, set()))
 
+    def _customers_of(self, customer_ids: Iterable[str]) -> dict[str, CustomerRecord]:
+        """The customers invoice and payment rows name, read once per import: a file's rows mostly name
+        customers an earlier chunk already read (and payments keep those records current)."""
+        wanted = set(customer_ids)
+        missing = wanted - self._customer_cache.keys()
+        if missing:
+            self._customer_cache.update(self.repository.customers(missing))
+        return {c: self._customer_cache[c] for c in wanted if c in self._customer_cache}
+
     # --- invoices ----------------------------------------------------------------------------------
 
     def _invoices(self, rows: list[SourceRow], report: ImportReport) -> None:
         parsed: list[tuple[int, InvoiceRow]] = self._parse(rows, parse_invoice, report)
-        customers = self.repository.customers(row.customer_id for _, row in parsed)
+        customers = self._customers_of(row.customer_id for _, row in parsed)
         existing = self.repository.invoices(row.invoice_id for _, row in parsed)
         new_records = {}
         for line, row in parsed:
@@ -158,7 +179,7 @@ class LedgerImporter:
 
     def _payments(self, rows: list[SourceRow], report: ImportReport) -> None:
         parsed: list[tuple[int, PaymentRow]] = self._parse(rows, parse_payment, report)
-        customers = self.repository.customers(row.customer_id for _, row in parsed)
+        customers = self._customers_of(row.customer_id for _, row in parsed)
         stored = self.repository.payments(row.payment_id for _, row in parsed)
         # Records stay current across the chunk: a committed transaction bumps their local versions.
         invoices = self.repository.invoices(row.invoice_id for _, row in parsed if row.invoice_id)
@@ -237,10 +258,8 @@ class LedgerImporter:
         if record is None:
             return
         record.status = "done"
-        record.counts = report.model_dump(
-            include={"rows", "created", "updated", "unchanged", "skipped", "rejected", "warnings"}
-        )
-        record.problems = [p.model_dump() for p in report.problems[:STORED_PROBLEMS_LIMIT]]
+        record.counts = report.counts()
+        record.problems = [asdict(p) for p in report.problems[:STORED_PROBLEMS_LIMIT]]
         record.finished_at = self.clock()
         self.repository.save(record)
 

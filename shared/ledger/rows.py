@@ -1,15 +1,17 @@
 """One CSV row → one validated import record, or a ValidationError whose message is the reason shown
 to the user (`line N: reason`). Values that cannot be stored reject the row; master data that can be
-stored but fails a check (a bad AP email, a malformed TIN) is accepted and reported as a warning."""
+stored but fails a check (a bad AP email, a malformed TIN) is accepted and reported as a warning.
+
+The rows are plain dataclasses, not pydantic models: every field is checked here by hand for the exact
+reason to show, and the ingest Lambda's cold start does not pay for three more model classes."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ValidationError
 from shared.money import normalise_currency, parse_amount, to_minor
@@ -19,9 +21,8 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 MAX_TERMS_DAYS = 365
 
 
-class CustomerRow(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
     customer_id: str
     legal_name: str | None
     dba_name: str | None
@@ -36,9 +37,8 @@ class CustomerRow(BaseModel):
     terms_days: int | None
 
 
-class InvoiceRow(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
     invoice_id: str
     customer_id: str
     number: str | None
@@ -50,9 +50,8 @@ class InvoiceRow(BaseModel):
     po_number: str | None
 
 
-class PaymentRow(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
     payment_id: str
     customer_id: str
     invoice_id: str | None

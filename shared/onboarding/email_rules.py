@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
-
 from shared.errors import ValidationError
 
 DEPARTMENT_MAILBOXES = frozenset(
@@ -35,6 +33,9 @@ class EmailCheck:
 
 def check_ap_email_offline(address: str) -> EmailCheck:
     """Normalised AP address with warnings; ValidationError with the reason when it cannot be used."""
+    # Imported here: email-validator compiles its patterns at import, a cost only customer rows need.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -6,33 +6,30 @@ onboarding validator and build on `normalise_tin`.
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
 
 from stdnum import exceptions as stdnum_errors
-from stdnum.ca import bn
-from stdnum.eu import vat as eu_vat
-from stdnum.gb import utr
-from stdnum.gb import vat as gb_vat
-from stdnum.us import ein, itin, ssn
 
 from shared.errors import ValidationError
 
-TIN_TYPES: dict[str, ModuleType] = {
-    "ein": ein,
-    "ssn": ssn,
-    "itin": itin,
-    "eu_vat": eu_vat,
-    "gb_vat": gb_vat,
-    "gb_utr": utr,
-    "ca_bn": bn,
+# python-stdnum module per TIN type, imported on first use: most Lambda invocations check no TIN.
+TIN_TYPES: dict[str, str] = {
+    "ein": "stdnum.us.ein",
+    "ssn": "stdnum.us.ssn",
+    "itin": "stdnum.us.itin",
+    "eu_vat": "stdnum.eu.vat",
+    "gb_vat": "stdnum.gb.vat",
+    "gb_utr": "stdnum.gb.utr",
+    "ca_bn": "stdnum.ca.bn",
 }
 
 
 def normalise_tin(tin_type: str, value: str) -> str:
     """The TIN in its compact canonical form; ValidationError with the reason if it cannot be one."""
-    module = TIN_TYPES.get(tin_type)
-    if module is None:
+    module_name = TIN_TYPES.get(tin_type)
+    if module_name is None:
         raise ValidationError(f"tin_type {tin_type!r} is not one of {', '.join(TIN_TYPES)}")
+    module = importlib.import_module(module_name)
     try:
         return str(module.validate(value))
     except stdnum_errors.InvalidLength as exc:

@@ -31,7 +31,7 @@ def test_function_runs_python_3_13_on_arm64_traced(dev: Synthesized, name: str) 
 def test_function_sets_every_runtime_setting_and_powertools(dev: Synthesized, name: str) -> None:
     variables = dev.our_functions()[name]["Properties"]["Environment"]["Variables"]
 
-    expected = {f"ARCOLLECT_{field.upper()}" for field in RuntimeSettings.model_fields} - {
+    expected = {f"ARCOLLECT_{field.upper()}" for field in RuntimeSettings.names()} - {
         f"ARCOLLECT_{field.upper()}" for field in SETTINGS_NOT_SET_IN_AWS
     }
     assert expected <= set(variables)

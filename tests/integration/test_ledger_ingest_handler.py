@@ -17,8 +17,8 @@ from shared.settings import RuntimeSettings, runtime_settings
 
 @pytest.fixture
 def handler_env(aws: None, settings: RuntimeSettings, monkeypatch: pytest.MonkeyPatch):
-    for name, value in settings.model_dump(exclude_none=True).items():
-        monkeypatch.setenv(f"ARCOLLECT_{name.upper()}", str(value))
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
     runtime_settings.cache_clear()
     ingest.drop_folder.cache_clear()
     yield boto3.client("s3", region_name=settings.region)
