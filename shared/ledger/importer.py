@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.data.binding import bind_tables
 from shared.data.tables import CustomerRecord, ImportRecord, InvoiceRecord, PaymentRecord
 from shared.errors import ConflictError, DomainError, FileFormatError
-from shared.ledger.csv_source import SourceRow, open_csv
+from shared.ledger.csv_source import CsvSource, SourceRow, open_csv
 from shared.ledger.customer_sync import flag_shared_tin, merge_customer
 from shared.ledger.formats import COLUMNS, KINDS, RecordKind, missing_required
 from shared.ledger.invoice_sync import merge_invoice
@@ -75,6 +75,23 @@ class LedgerImporter:
         self._customer_cache = {}
         report = ImportReport(import_id=uuid.uuid4().hex, kind=kind, source=source, dry_run=dry_run)
         stored = self._start(report)
+        try:
+            self._import_rows(kind, csv_file, column_map, report, progress)
+        except BaseException:
+            self._finish(stored, report, status="failed")  # what landed so far is said, not hidden
+            raise
+        report.problems.sort(key=lambda p: p.line)
+        self._finish(stored, report, status="done")
+        return report
+
+    def _import_rows(
+        self,
+        kind: RecordKind,
+        csv_file: CsvSource,
+        column_map: ColumnMap | None,
+        report: ImportReport,
+        progress: Progress | None,
+    ) -> None:
         step = {"customers": self._customers, "invoices": self._invoices, "payments": self._payments}[kind]
         done = 0
         for chunk in _chunks(csv_file.rows(), CHUNK_ROWS):
@@ -97,9 +114,6 @@ class LedgerImporter:
             done += len(chunk)
             if progress:
                 progress(done, csv_file.row_count)
-        report.problems.sort(key=lambda p: p.line)
-        self._finish(stored, report)
-        return report
 
     # --- customers ---------------------------------------------------------------------------------
 
@@ -179,12 +193,12 @@ class LedgerImporter:
 
     def _payments(self, rows: list[SourceRow], report: ImportReport) -> None:
         parsed: list[tuple[int, PaymentRow]] = self._parse(rows, parse_payment, report)
-        customers = self._customers_of(row.customer_id for _, row in parsed)
+        self._customers_of(row.customer_id for _, row in parsed)
         stored = self.repository.payments(row.payment_id for _, row in parsed)
         # Records stay current across the chunk: a committed transaction bumps their local versions.
         invoices = self.repository.invoices(row.invoice_id for _, row in parsed if row.invoice_id)
         for line, row in parsed:
-            customer = customers.get(row.customer_id)
+            customer = self._customer_cache.get(row.customer_id)
             try:
                 if customer is None:
                     raise ConflictError(f"customer {row.customer_id} is not known: import customers first")
@@ -223,7 +237,13 @@ class LedgerImporter:
             ]
         plan = plan_payment(row, candidates, customer, self.clock())
         if not dry_run:
-            self.repository.apply_payment(plan.payment, plan.invoices, plan.customer, plan.activity)
+            try:
+                self.repository.apply_payment(plan.payment, plan.invoices, plan.customer, plan.activity)
+            except ConflictError:
+                # The plan changed these records in memory; what is stored is what later rows must see.
+                invoices.update(self.repository.invoices(i.invoice_id for i in plan.invoices))
+                self._customer_cache.update(self.repository.customers([row.customer_id]))
+                raise
         return True
 
     # --- shared steps ------------------------------------------------------------------------------
@@ -254,10 +274,10 @@ class LedgerImporter:
         self.repository.save(record)
         return record
 
-    def _finish(self, record: ImportRecord | None, report: ImportReport) -> None:
+    def _finish(self, record: ImportRecord | None, report: ImportReport, status: str) -> None:
         if record is None:
             return
-        record.status = "done"
+        record.status = status
         record.counts = report.counts()
         record.problems = [asdict(p) for p in report.problems[:STORED_PROBLEMS_LIMIT]]
         record.finished_at = self.clock()

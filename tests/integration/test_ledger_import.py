@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from shared.data.tables import ActivityRecord, CustomerRecord, ImportRecord, InvoiceRecord, PaymentRecord
-from shared.errors import FileFormatError
+from shared.errors import ConflictError, FileFormatError
 from shared.ledger.importer import LedgerImporter
 
 CUSTOMERS = b"""customer_id,legal_name,dba_name,tin_type,tin,country,ap_email,phone,timezone,segment,currency,terms_days
@@ -203,3 +203,25 @@ def _snapshot() -> dict[str, list[dict]]:
         return sorted((r.serialize() for r in model.scan()), key=repr)
 
     return {m.__name__: rows(m) for m in (CustomerRecord, InvoiceRecord, PaymentRecord, ActivityRecord)}
+
+
+def test_a_payment_that_loses_a_race_is_rejected_and_later_rows_see_what_is_stored(
+    importer: LedgerImporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    importer.import_file("customers", CUSTOMERS, source="customers.csv")
+    importer.import_file("invoices", INVOICES, source="invoices.csv")
+    apply = importer.repository.apply_payment
+
+    def lose_the_first_race(payment, invoices, customer, activity):
+        if payment.payment_id == "P1":
+            raise ConflictError("payment P1 was not applied: an invoice it pays changed; import the file again")
+        apply(payment, invoices, customer, activity)
+
+    monkeypatch.setattr(importer.repository, "apply_payment", lose_the_first_race)
+    report = importer.import_file("payments", PAYMENTS, source="payments.csv")
+
+    assert "line 2: payment P1 was not applied" in str(report.problems[0])
+    # P2 (700.00) is applied to I1 as stored, not to the copy P1's failed plan had already reduced.
+    i1 = InvoiceRecord.get("I1")
+    assert (i1.balance_minor, [p.payment_id for p in i1.applied]) == (30000, ["P2"])
+    assert CustomerRecord.get("C1").credit_balances() == {}
