@@ -34,14 +34,7 @@ def deployment() -> LocalDeployment:
 
 @pytest.fixture
 def settings(deployment: LocalDeployment) -> RuntimeSettings:
-    return RuntimeSettings(
-        stage=deployment.stage,
-        table_prefix=deployment.table_prefix,
-        region=deployment.region,
-        tin_key_id=deployment.tin_key_alias,
-        tin_mac_key_id=deployment.tin_mac_key_alias,
-        ingest_bucket=deployment.ingest_bucket,
-    )
+    return deployment.settings(endpoint_url=None)  # moto in-process: boto3 needs no endpoint
 
 
 @pytest.fixture

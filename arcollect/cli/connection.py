@@ -30,15 +30,7 @@ def connect(stage: str | None) -> Target:
     """Bind the table models to the chosen deployment and return it."""
     local = None if stage else load_local_state()
     if local is not None:
-        settings = RuntimeSettings(
-            stage=local.stage,
-            table_prefix=local.table_prefix,
-            region=local.region,
-            endpoint_url=local.endpoint_url,
-            tin_key_id=local.tin_key_id,
-            tin_mac_key_id=local.tin_mac_key_id,
-            ingest_bucket=local.ingest_bucket,
-        )
+        settings = local.settings()
         # The emulator accepts any credentials, but botocore refuses to sign without some.
         os.environ.setdefault("AWS_ACCESS_KEY_ID", EMULATOR_ACCESS_KEY)
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", EMULATOR_SECRET_KEY)

@@ -40,7 +40,8 @@ class LocalDeployment:
     def ingest_bucket(self) -> str:
         return f"arcollect-{self.stage}-ingest"
 
-    def settings(self, endpoint_url: str) -> RuntimeSettings:
+    def settings(self, endpoint_url: str | None) -> RuntimeSettings:
+        """This deployment's runtime settings; `endpoint_url` None means AWS itself (or moto in-process)."""
         return RuntimeSettings(
             stage=self.stage,
             table_prefix=self.table_prefix,

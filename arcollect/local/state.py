@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from shared.settings import RuntimeSettings
+
 STATE_DIR = ".arcollect"
 STATE_FILE = "local.json"
 
@@ -24,6 +26,18 @@ class LocalState(BaseModel):
     pid: int
     started_at: dt.datetime
     today: dt.date | None = None  # the date the system treats as today (`--today`); None: the clock's
+
+    def settings(self) -> RuntimeSettings:
+        """What the other commands use to reach this system's emulator."""
+        return RuntimeSettings(
+            stage=self.stage,
+            table_prefix=self.table_prefix,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            tin_key_id=self.tin_key_id,
+            tin_mac_key_id=self.tin_mac_key_id,
+            ingest_bucket=self.ingest_bucket,
+        )
 
     @property
     def outbox_url(self) -> str:

@@ -70,25 +70,20 @@ class Observability(Construct):
 
     def alarm_on_errors(self, function: lambda_.IFunction, *, name: str) -> cloudwatch.Alarm:
         """Any unhandled error: handlers map bad input to 4xx, so an error is a fault worth a look."""
-        alarm = function.metric_errors(period=Duration.minutes(5), statistic="Sum").create_alarm(
-            self,
-            f"{name}Errors",
-            alarm_description=f"The {name} function raised errors",
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(self._alarm_action)
-        return alarm
+        metric = function.metric_errors(period=Duration.minutes(5), statistic="Sum")
+        return self._alarm_on_any(metric, f"{name}Errors", f"The {name} function raised errors")
 
     def alarm_on_dead_letters(self, queue: sqs.IQueue, *, name: str) -> cloudwatch.Alarm:
         """A message in a dead-letter queue is work that failed every retry: someone has to act."""
-        alarm = queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(5), statistic="Maximum"
-        ).create_alarm(
+        metric = queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum")
+        return self._alarm_on_any(metric, f"{name}DeadLetters", f"Messages are waiting in the {name} dead-letter queue")
+
+    def _alarm_on_any(self, metric: cloudwatch.Metric, construct_id: str, description: str) -> cloudwatch.Alarm:
+        """Alarm (and notify the alarm topic) as soon as the metric is 1 or more in one period."""
+        alarm = metric.create_alarm(
             self,
-            f"{name}DeadLetters",
-            alarm_description=f"Messages are waiting in the {name} dead-letter queue",
+            construct_id,
+            alarm_description=description,
             threshold=1,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
