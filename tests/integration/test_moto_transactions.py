@@ -36,26 +36,23 @@ def tables():
         yield client
 
 
+def set_n_to_two(table: str, key: dict) -> dict:
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "SET n = :two",
+            "ExpressionAttributeValues": {":two": {"N": "2"}},
+        }
+    }
+
+
 def test_a_failed_transaction_leaves_every_item_as_it_was(tables) -> None:
     with pytest.raises(ClientError, match="TransactionCanceled"):
         tables.transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": "plain",
-                        "Key": {"pk": {"S": "p1"}},
-                        "UpdateExpression": "SET n = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": "ranged",
-                        "Key": {"pk": {"S": "h"}, "sk": {"S": "s1"}},
-                        "UpdateExpression": "SET n = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
+                set_n_to_two("plain", {"pk": {"S": "p1"}}),
+                set_n_to_two("ranged", {"pk": {"S": "h"}, "sk": {"S": "s1"}}),
                 {"Put": {"TableName": "plain", "Item": {"pk": {"S": "new"}}}},
                 {
                     "Put": {
@@ -75,14 +72,7 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(tables) -> None:
 def test_a_successful_transaction_applies_every_item(tables) -> None:
     tables.transact_write_items(
         TransactItems=[
-            {
-                "Update": {
-                    "TableName": "plain",
-                    "Key": {"pk": {"S": "p1"}},
-                    "UpdateExpression": "SET n = :two",
-                    "ExpressionAttributeValues": {":two": {"N": "2"}},
-                }
-            },
+            set_n_to_two("plain", {"pk": {"S": "p1"}}),
             {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "h"}, "sk": {"S": "new"}}}},
         ]
     )
