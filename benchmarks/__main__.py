@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_imports, import_throughput, reads_per_due_action
+from benchmarks import cold_imports, fresh_install, import_throughput, local_memory, reads_per_due_action
 from benchmarks.harness import (
     DEFAULT_OUT,
     ENV_PREFIX,
@@ -30,7 +30,8 @@ from benchmarks.harness import (
 )
 
 BENCHMARKS: dict[str, Benchmark] = {
-    module.NAME: module for module in (cold_imports, reads_per_due_action, import_throughput)
+    module.NAME: module
+    for module in (cold_imports, reads_per_due_action, import_throughput, fresh_install, local_memory)
 }
 
 

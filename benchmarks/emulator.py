@@ -116,6 +116,13 @@ def running_emulator(*, tin_keys: bool = False) -> Iterator[BenchEmulator]:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from arcollect.local import moto_fast_responses, moto_item_size, moto_transactions
+
+    # The same emulator `arcollect local` runs: transactions cost O(items touched), not O(table), and item
+    # responses are dumped as JSON, not walked through moto's shape serializer.
+    moto_transactions.install()
+    moto_fast_responses.install()
+    moto_item_size.install()
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
     os.environ.update(AWS_ACCESS_KEY_ID=EMULATOR_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=EMULATOR_SECRET_KEY)
@@ -153,3 +160,6 @@ def running_emulator(*, tin_keys: bool = False) -> Iterator[BenchEmulator]:
             urllib.request.urlopen(urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=60)
         finally:
             server.stop()
+            moto_transactions.uninstall()
+            moto_fast_responses.uninstall()
+            moto_item_size.uninstall()

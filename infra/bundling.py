@@ -1,8 +1,13 @@
-"""Docker-free Lambda packaging: a layer of the runtime dependencies installed by pip for the Lambda
-platform, and one code folder per function holding `shared/` and that function's own package.
+"""Docker-free Lambda packaging: a layer of the runtime dependencies exactly as uv.lock pins them, installed
+with their hashes checked for the Lambda platform, and one code folder per function holding `shared/` and
+that function's own package.
 
 Both are built under `.build/` in content-addressed folders, so a repeated synth reuses them and two synths
 running at once never see a half-written folder.
+
+The layer comes from the same lock as `make install`, so Lambda runs the versions the tests ran, down to
+every transitive dependency, and a file on the index that no longer matches its recorded hash stops the
+build.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO_ROOT / ".build"
 
 LAMBDA_PYTHON_VERSION = "3.13"
-LAMBDA_PLATFORM = "manylinux2014_aarch64"
+LAMBDA_PLATFORM = "aarch64-manylinux2014"  # uv's name for pip's manylinux2014_aarch64
 
 _IGNORED_DIRS = {"__pycache__"}
 _IGNORED_SUFFIXES = {".pyc", ".pyo"}
@@ -40,23 +44,35 @@ class BuiltAsset:
     source_hash: str
 
 
-def runtime_dependencies(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
-    """The Lambda code's requirements: `[project].dependencies`, the one list the project keeps."""
-    with pyproject.open("rb") as file:
-        return list(tomllib.load(file)["project"]["dependencies"])
+def locked_runtime_requirements(project_root: Path = REPO_ROOT) -> str:
+    """The Lambda code's requirements as uv.lock pins them, in requirements.txt form: `[project].dependencies`
+    and everything they pull in, each `name==version` with the hashes of its published files.
+
+    No extras: the command line, CDK and the test tools never ship. `--locked` refuses a lock that no longer
+    matches pyproject.toml (`make update-deps`) rather than bundling something the tests never ran.
+    """
+    command = [
+        _uv(), "export", "--locked", "--python", sys.executable,
+        "--no-dev", "--no-emit-project", "--no-header", "--no-annotate",
+        "--format", "requirements.txt",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=project_root, env=_uv_environment(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the Lambda layer's requirements could not be read from uv.lock:\n{done.stderr.strip()}")
+    return done.stdout
 
 
 def dependencies_layer(*, install: bool, build_root: Path = BUILD_ROOT) -> BuiltAsset:
     """The layer folder (`python/` inside) for the runtime dependencies.
 
-    With `install=False` the folder is an empty placeholder: tests synthesize without waiting for pip.
+    With `install=False` the folder is an empty placeholder: tests synthesize without waiting for uv.
     """
     if not install:
         return _build_once(build_root / "layers", "placeholder", "placeholder", _write_placeholder_layer)
-    requirements = runtime_dependencies()
+    requirements = locked_runtime_requirements()
     recipe = {"requirements": requirements, "platform": LAMBDA_PLATFORM, "python": LAMBDA_PYTHON_VERSION}
     digest = _digest(json.dumps(recipe, sort_keys=True).encode())
-    return _build_once(build_root / "layers", "dependencies", digest, lambda target: _pip_install(requirements, target))
+    return _build_once(build_root / "layers", "dependencies", digest, lambda target: _uv_install(requirements, target))
 
 
 def function_code(name: str, *, build_root: Path = BUILD_ROOT, source_root: Path = REPO_ROOT) -> BuiltAsset:
@@ -101,20 +117,42 @@ def _build_once(parent: Path, name: str, digest: str, build: Builder) -> BuiltAs
     return BuiltAsset(path=final, source_hash=digest)
 
 
-def _pip_install(requirements: list[str], target: Path) -> None:
-    command = [
-        sys.executable, "-m", "pip", "install",
-        "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--platform", LAMBDA_PLATFORM,
-        "--implementation", "cp",
-        "--python-version", LAMBDA_PYTHON_VERSION,
-        "--only-binary=:all:",
-        "--target", str(target / "python"),
-        *requirements,
-    ]  # fmt: skip
-    subprocess.run(command, check=True)
+def _uv_install(requirements: str, target: Path) -> None:
+    """Wheels built for Lambda's platform only (nothing compiled here), each checked against the lock's hash.
+
+    uv rather than `pip --platform`: it evaluates the lock's environment markers for the target platform and
+    Python, where pip would evaluate them for this machine.
+    """
+    with tempfile.TemporaryDirectory(prefix="arcollect-layer-") as scratch:
+        requirements_file = Path(scratch) / "requirements.txt"
+        requirements_file.write_text(requirements)
+        command = [
+            _uv(), "pip", "install",
+            "--quiet", "--no-compile-bytecode", "--no-installer-metadata",
+            "--python", sys.executable,
+            "--python-platform", LAMBDA_PLATFORM,
+            "--python-version", LAMBDA_PYTHON_VERSION,
+            "--only-binary", ":all:",
+            "--require-hashes",
+            "--target", str(target / "python"),
+            "--requirements", str(requirements_file),
+        ]  # fmt: skip
+        subprocess.run(command, env=_uv_environment(), check=True)
     # Console scripts point at this machine's interpreter: useless in Lambda.
     shutil.rmtree(target / "python" / "bin", ignore_errors=True)
+
+
+def _uv() -> str:
+    """The uv the lock installed into this environment (the `uv` package ships its binary)."""
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def _uv_environment() -> dict[str, str]:
+    """Like pip, trust the system's certificate store (a TLS-inspecting proxy's CA lives there); never let uv
+    fetch a Python of its own."""
+    return {"UV_SYSTEM_CERTS": "1", "UV_PYTHON_DOWNLOADS": "never", **os.environ}
 
 
 def _write_placeholder_layer(target: Path) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from shared.settings import StageNames, stage_names
+
 PRODUCTION_STAGE = "prod"
-_STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 
 
 def context_flag(node: Node, key: str, *, default: bool) -> bool:
@@ -31,8 +31,7 @@ class StageConfig:
     bundle: bool = True
 
     def __post_init__(self) -> None:
-        if not _STAGE_NAME.match(self.stage):
-            raise ValueError(f"stage {self.stage!r}: use 2-12 lowercase letters or digits, e.g. dev or prod")
+        stage_names(self.stage)  # refuses a name that cannot prefix every resource
 
     @classmethod
     def from_context(cls, node: Node) -> StageConfig:
@@ -46,13 +45,18 @@ class StageConfig:
         return self.stage == PRODUCTION_STAGE
 
     @property
+    def names(self) -> StageNames:
+        """Physical names, derived as the local system and the CLI derive them."""
+        return stage_names(self.stage)
+
+    @property
     def name_prefix(self) -> str:
         """Prefix of every physical name in the stage (tables, functions, keys, API)."""
-        return f"arcollect-{self.stage}"
+        return self.names.prefix
 
     @property
     def table_prefix(self) -> str:
-        return f"{self.name_prefix}-"
+        return self.names.table_prefix
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -35,3 +35,9 @@ class FileFormatError(DomainError):
     """A whole file is unusable (not UTF-8, not CSV, a required column missing): nothing is written."""
 
     code = "bad_file"
+
+
+class ColumnMapError(DomainError):
+    """A `--map` file is unusable (bad YAML, unknown keys, a column it names is absent): bad usage, exit 2."""
+
+    code = "bad_map"

@@ -1,30 +1,114 @@
-"""Runtime configuration from the environment: the only place that reads it.
+"""Runtime configuration, and the one place that derives a stage's resource names.
 
-CDK sets these variables on every function; `arcollect local` sets them for the emulator; the CLI builds
-its own from `.arcollect/local.json` or `--stage`. A plain dataclass, not pydantic-settings: every value
-is a string with a default, and the ingest Lambda's cold start is ~0.1 s shorter without pydantic.
+`RuntimeSettings.from_environment` is the only reader of the `ARCOLLECT_*` variables. CDK sets them on every
+function; a function missing one stops at cold start with a `SettingsError` naming every missing variable,
+rather than quietly using another stage's tables. The local system and the CLI build their settings
+explicitly from `stage_names`, which CDK (infra/config.py) uses too, so a table, key alias or queue is named
+the same way everywhere. A plain dataclass, not pydantic-settings: the ingest Lambda's cold start is ~0.1 s
+shorter without pydantic.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 ENV_PREFIX = "ARCOLLECT_"
+PRODUCT = "arcollect"
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a deployment; the message names what is missing or wrong."""
+
+
+@dataclass(frozen=True)
+class StageNames:
+    """The physical names of one stage's resources. Names CloudFormation chooses (the deployed ingest
+    bucket, for one) are not here: only the local system names its bucket."""
+
+    stage: str
+
+    def __post_init__(self) -> None:
+        if not _STAGE_NAME.match(self.stage):
+            raise ValueError(f"stage {self.stage!r}: use 2-12 lowercase letters or digits, e.g. dev or prod")
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of every physical name in the stage (stack, tables, functions, keys, queues, API)."""
+        return f"{PRODUCT}-{self.stage}"
+
+    @property
+    def table_prefix(self) -> str:
+        return f"{self.prefix}-"
+
+    def table(self, key: str) -> str:
+        return f"{self.table_prefix}{key}"
+
+    def key_alias(self, purpose: str) -> str:
+        return f"alias/{self.prefix}-{purpose}"
+
+    @property
+    def tin_key_alias(self) -> str:
+        return self.key_alias("tin")
+
+    @property
+    def tin_mac_key_alias(self) -> str:
+        return self.key_alias("tin-mac")
+
+    def function(self, name: str) -> str:
+        """A Lambda function's name: `ledger_ingest` → `arcollect-dev-ledger-ingest`."""
+        return f"{self.prefix}-{name.replace('_', '-')}"
+
+    def queue(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+    @property
+    def ledger_ingest_queue(self) -> str:
+        return self.queue("ledger-ingest")
+
+    @property
+    def ledger_ingest_dead_letter_queue(self) -> str:
+        return self.queue("ledger-ingest-dlq")
+
+    @property
+    def local_ingest_bucket(self) -> str:
+        return f"{self.prefix}-ingest"
+
+    def settings(
+        self, *, region: str, endpoint_url: str | None = None, ingest_bucket: str | None = None
+    ) -> RuntimeSettings:
+        """The settings of a deployment of this stage that names its keys by alias."""
+        return RuntimeSettings(
+            stage=self.stage,
+            table_prefix=self.table_prefix,
+            region=region,
+            endpoint_url=endpoint_url,
+            tin_key_id=self.tin_key_alias,
+            tin_mac_key_id=self.tin_mac_key_alias,
+            ingest_bucket=ingest_bucket,
+        )
+
+
+def stage_names(stage: str) -> StageNames:
+    """The names of `stage`'s resources; ValueError for a stage name CDK would refuse."""
+    return StageNames(stage)
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    stage: str = "dev"
-    table_prefix: str = "arcollect-dev-"
-    region: str = "us-east-1"
+    stage: str
+    table_prefix: str
+    region: str
+    tin_key_id: str  # symmetric KMS key whose data keys encrypt TINs (id, ARN or alias)
+    tin_mac_key_id: str  # HMAC KMS key the TIN fingerprint key is derived from
     # Set only when talking to an emulator (moto server); None means the real AWS endpoints.
     endpoint_url: str | None = None
-    tin_key_id: str = "alias/arcollect-dev-tin"  # symmetric KMS key that encrypts TINs
-    tin_mac_key_id: str = "alias/arcollect-dev-tin-mac"  # HMAC KMS key that fingerprints TINs
+    # Named only by the local system; nothing deployed reads it (the drop folder takes the bucket from the event).
     ingest_bucket: str | None = None
 
     @classmethod
@@ -32,22 +116,33 @@ class RuntimeSettings:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def required_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+
+    @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> RuntimeSettings:
-        """`ARCOLLECT_<NAME>` for each field; an unset or empty variable keeps the default."""
-        given = {
-            name: environ[ENV_PREFIX + name.upper()] for name in cls.names() if environ.get(ENV_PREFIX + name.upper())
-        }
+        """`ARCOLLECT_<NAME>` for each field; an unset or empty variable is missing, and a missing required
+        one is a SettingsError that names every such variable."""
+        given = {name: environ[variable(name)] for name in cls.names() if environ.get(variable(name))}
+        missing = [variable(name) for name in cls.required_names() if name not in given]
+        if missing:
+            raise SettingsError(
+                f"missing environment variable(s) {', '.join(missing)}: every arcollect function needs them "
+                "(CDK sets them; the local system and the CLI build their settings from the stage name)"
+            )
         return cls(**given)
 
     def as_environment(self) -> dict[str, str]:
         """The variables that reproduce these settings in another process (a Lambda, the emulator)."""
-        return {
-            ENV_PREFIX + name.upper(): str(value)
-            for name, value in dataclasses.asdict(self).items()
-            if value is not None
-        }
+        return {variable(name): str(value) for name, value in dataclasses.asdict(self).items() if value is not None}
+
+
+def variable(name: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + name.upper()
 
 
 @lru_cache(maxsize=1)
 def runtime_settings() -> RuntimeSettings:
+    """This process's settings, read once; raises SettingsError when a required variable is missing."""
     return RuntimeSettings.from_environment(os.environ)

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from arcollect.local import moto_transactions
+from arcollect.local import moto_fast_responses, moto_item_size, moto_transactions
 from arcollect.local.deployment import LocalDeployment
 from arcollect.local.provisioning import provision_ingest_bucket, provision_tables, provision_tin_keys
 from shared.data.binding import bind_tables
@@ -23,6 +23,9 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
 
 moto_transactions.install()
+# The emulator as `arcollect local` runs it (each patch has its own test in tests/integration).
+moto_fast_responses.install()
+moto_item_size.install()
 
 FIXED_NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
 
 from arcollect.cli import local_cmd
@@ -15,6 +17,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def installed_version() -> str:
+    """The version of the installed distribution, so a bug report names the code that ran."""
+    try:
+        return version("arcollect")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        typer.echo(f"arcollect {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    _version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
+) -> None:
+    """Credit-and-collections automation: import the ledger, onboard customers, dun, get paid."""
+
+
 app.command("import")(import_command)
 app.add_typer(customers_app, name="customers")
 local_cmd.register(app)

@@ -7,10 +7,14 @@ import os
 from dataclasses import dataclass
 from datetime import date
 
+import typer
+
 from arcollect.local.deployment import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 from arcollect.local.state import LocalState, load_local_state
 from shared.data.binding import bind_tables
-from shared.settings import RuntimeSettings
+from shared.settings import RuntimeSettings, stage_names
+
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,15 @@ def connect(stage: str | None) -> Target:
         today = local.today or date.today()
     else:
         chosen = stage or os.environ.get("ARCOLLECT_STAGE", "dev")
-        settings = RuntimeSettings(
-            stage=chosen,
-            table_prefix=f"arcollect-{chosen}-",
-            tin_key_id=f"alias/arcollect-{chosen}-tin",
-            tin_mac_key_id=f"alias/arcollect-{chosen}-tin-mac",
-        )
+        try:
+            names = stage_names(chosen)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--stage") from None
+        import boto3  # only for a deployed stage: the local path and `--help` stay quick
+
+        # The region the ambient AWS configuration names (AWS_REGION, the profile), as every AWS tool does.
+        region = boto3.session.Session().region_name or DEFAULT_REGION
+        settings = names.settings(region=region)
         today = date.today()
     bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
     return Target(settings=settings, today=today, local=local)

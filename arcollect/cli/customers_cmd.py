@@ -1,14 +1,17 @@
-"""`arcollect customers list` and `arcollect customers show ID`."""
+"""`arcollect customers list` and `arcollect customers show ID`. Every stored value is printed through
+`plain()`: a customer's name is data, never markup or a terminal sequence."""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from arcollect.cli.connection import connect
-from arcollect.cli.output import emit_json, reported_errors, stdout
+from arcollect.cli.output import EXIT_USAGE, emit_json, fail, plain, reported_errors, stdout
 from shared.accounts.queries import customer_detail, list_customers
 from shared.accounts.views import CustomerDetail, MoneyByCurrency
+from shared.errors import ValidationError
 
 customers_app = typer.Typer(help="Customers: master data, onboarding state, balances, timeline.", no_args_is_help=True)
 
@@ -17,34 +20,43 @@ def _money(value: MoneyByCurrency) -> str:
     return ", ".join(f"{amount} {currency}" for currency, amount in value.items()) or "-"
 
 
+def _row(*cells: object) -> list[Text]:
+    return [plain("" if cell is None else cell) for cell in cells]
+
+
 @customers_app.command("list")
 def list_command(
     limit: int = typer.Option(100, min=1, max=1000, help="Customers per page."),
-    after: str | None = typer.Option(None, "--after", help="Continue after this customer id."),
+    after: str | None = typer.Option(None, "--after", help="Continue from the cursor the previous page printed."),
     stage: str | None = typer.Option(None, "--stage"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Every customer with onboarding state, segment and open balance."""
+    """Every customer with onboarding state, segment and open balance, a page at a time."""
     target = connect(stage)
     with reported_errors(as_json, lambda: target.description):
-        customers = list_customers(limit=limit, start_after=after)
+        try:
+            page = list_customers(limit=limit, after=after)
+        except ValidationError as exc:  # the one bad input here is a cursor: bad usage
+            fail(exc.message, as_json=as_json, code=EXIT_USAGE)
     if as_json:
-        emit_json(customers)
+        emit_json(page)
         return
     table = Table("customer", "name", "onboarding", "segment", "open", "open balance", "credit")
-    for c in customers:
+    for c in page.customers:
         table.add_row(
-            c.customer_id,
-            c.legal_name or "",
-            c.onboarding_status,
-            c.segment,
-            str(c.open_invoices),
-            _money(c.open_balance),
-            _money(c.credit_balance),
+            *_row(
+                c.customer_id,
+                c.legal_name,
+                c.onboarding_status,
+                c.segment,
+                c.open_invoices,
+                _money(c.open_balance),
+                _money(c.credit_balance),
+            )
         )
     stdout.print(table)
-    if len(customers) == limit:
-        stdout.print(f"more: arcollect customers list --after {customers[-1].customer_id}", markup=False)
+    if page.next:
+        stdout.print(plain(f"more: arcollect customers list --limit {limit} --after {page.next}"))
 
 
 @customers_app.command("show")
@@ -64,28 +76,35 @@ def show_command(
 
 
 def _print_detail(d: CustomerDetail) -> None:
-    stdout.print(f"[bold]{d.customer_id}[/bold]  {d.legal_name or ''}" + (f" (dba {d.dba_name})" if d.dba_name else ""))
-    stdout.print(f"onboarding: {d.onboarding_status}", markup=False)
+    heading = Text.assemble(plain(d.customer_id, "bold"), "  ", plain(d.legal_name or ""))
+    if d.dba_name:
+        heading.append_text(plain(f" (dba {d.dba_name})"))
+    stdout.print(heading)
+    stdout.print(plain(f"onboarding: {d.onboarding_status}"))
     for reason in d.onboarding_reasons:
-        stdout.print(f"  - {reason}", markup=False)
+        stdout.print(plain(f"  - {reason}"))
     tin = f"{d.tin} ({d.tin_type})" if d.tin else "-"
-    stdout.print(f"segment {d.segment} · {d.currency} · net {d.terms_days} · {d.timezone} · TIN {tin}", markup=False)
-    stdout.print(f"AP email: {d.ap_email or '-'}", markup=False)
-    stdout.print(f"open balance: {_money(d.open_balance)}   credit: {_money(d.credit_balance)}", markup=False)
+    stdout.print(plain(f"segment {d.segment} · {d.currency} · net {d.terms_days} · {d.timezone} · TIN {tin}"))
+    stdout.print(plain(f"AP email: {d.ap_email or '-'}"))
+    stdout.print(plain(f"open balance: {_money(d.open_balance)}   credit: {_money(d.credit_balance)}"))
+    if d.oldest_due_date:
+        stdout.print(plain(f"oldest open invoice due {d.oldest_due_date}"))
     table = Table("invoice", "number", "issued", "due", "amount", "balance", "status", "days late")
     for i in d.invoices:
         table.add_row(
-            i.invoice_id,
-            i.number or "",
-            str(i.issue_date),
-            str(i.due_date),
-            f"{i.amount} {i.currency}",
-            f"{i.balance} {i.currency}",
-            i.status,
-            str(i.days_past_due or ""),
+            *_row(
+                i.invoice_id,
+                i.number,
+                i.issue_date,
+                i.due_date,
+                f"{i.amount} {i.currency}",
+                f"{i.balance} {i.currency}",
+                i.status,
+                i.days_past_due or "",
+            )
         )
     stdout.print(table)
     if d.timeline:
-        stdout.print("[bold]timeline[/bold]")
+        stdout.print(Text("timeline", style="bold"))
         for a in d.timeline:
-            stdout.print(f"  {a.occurred_at:%Y-%m-%d}  {a.kind:<10} {a.summary}", markup=False)
+            stdout.print(plain(f"  {a.occurred_at:%Y-%m-%d}  {a.kind:<10} {a.summary}"))

@@ -1,4 +1,4 @@
-"""`arcollect local [--port 8000] [--demo] [--today YYYY-MM-DD]` and `arcollect outbox [--to ADDRESS]`."""
+"""`arcollect local [--port 8000] [--demo] [--today YYYY-MM-DD] [--fresh]` and `arcollect outbox [--to ADDRESS]`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,6 +17,7 @@ import typer
 from arcollect.cli.output import EXIT_USAGE, emit_json, fail, stderr, stdout
 
 if TYPE_CHECKING:  # the local system pulls in moto; only `arcollect local` should pay for that import
+    from arcollect.local.persistence import SavedStateInfo
     from arcollect.local.state import LocalState
     from arcollect.local.system import LocalSystem
 
@@ -41,7 +43,30 @@ def _import_counts(report: Any) -> dict[str, int]:
     return {name: int(getattr(report, name, 0)) for name in ("rows", "created", "updated", "unchanged", "rejected")}
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
 class _HumanEvents:
+    def discarded(self, path: Path) -> None:
+        stdout.print(f"--fresh: discarded the data saved by earlier runs ({path})", markup=False)
+
+    def restored(self, info: SavedStateInfo, seconds: float) -> None:
+        saved_at = info.saved_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        stdout.print(
+            f"Restored the data saved at {saved_at} ({_megabytes(info.size_bytes)}); --fresh starts empty",
+            markup=False,
+        )
+
+    def demo_skipped(self) -> None:
+        stdout.print("Kept the existing data: the demo ledger is loaded only into an empty system (--fresh empties it)")
+
+    def saved(self, path: Path, seconds: float) -> None:
+        stdout.print(f"Saved the data to {path} in {seconds:.1f} s", markup=False)
+
+    def save_failed(self, reason: str) -> None:
+        stderr.print(f"Could not save the data: {reason}", markup=False)
+
     def serving(self, system: LocalSystem, seconds: float) -> None:
         stdout.print(f"[bold]arcollect local[/bold] is serving (up in {seconds:.1f} s)")
         stdout.print(f"  API and portal   {system.api_url}/")
@@ -74,6 +99,23 @@ class _JsonEvents:
     def _emit(event: str, **fields: Any) -> None:
         typer.echo(json.dumps({"event": event, **fields}, default=str))
 
+    def discarded(self, path: Path) -> None:
+        self._emit("discarded", path=str(path))
+
+    def restored(self, info: SavedStateInfo, seconds: float) -> None:
+        self._emit(
+            "restored", saved_at=info.saved_at.isoformat(), size_bytes=info.size_bytes, seconds=round(seconds, 3)
+        )
+
+    def demo_skipped(self) -> None:
+        self._emit("demo_skipped", reason="the system already holds data")
+
+    def saved(self, path: Path, seconds: float) -> None:
+        self._emit("saved", path=str(path), seconds=round(seconds, 3))
+
+    def save_failed(self, reason: str) -> None:
+        self._emit("save_failed", reason=reason)
+
     def serving(self, system: LocalSystem, seconds: float) -> None:
         self._emit(
             "serving",
@@ -97,21 +139,32 @@ class _JsonEvents:
 
 def local_command(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port of the API and portal (0: any free one)."),
-    demo: bool = typer.Option(False, "--demo", help="Load a synthetic demo ledger (50 customers, 500 invoices)."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Load a synthetic demo ledger (50 customers, 500 invoices) into an empty system."
+    ),
     today: str | None = typer.Option(None, "--today", metavar="YYYY-MM-DD", help="Run as if today were this date."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines (serving, demo_loaded, ready, stopped)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard the data kept from earlier runs and start empty."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON lines (serving, restored, demo_loaded, ready, saved, stopped)."
+    ),
 ) -> None:
     """Run the whole system on this machine with an embedded AWS emulator, until Ctrl-C or SIGTERM.
-    Writes .arcollect/local.json (here) once ready, so the other commands find it."""
+    Keeps its data in .arcollect/ (here) across restarts: saved every minute and on the way out. Writes
+    .arcollect/local.json once ready (then /health answers 200), so the other commands find it."""
+    from arcollect.local.persistence import SavedStateError
     from arcollect.local.state import load_local_state
-    from arcollect.local.system import LocalOptions, run_local_system
+    from arcollect.local.system import AlreadyRunning, LocalOptions, run_local_system
 
-    options = LocalOptions(port=port, demo=demo, today=_parse_today(today))
+    options = LocalOptions(port=port, demo=demo, today=_parse_today(today), fresh=fresh)
     running = load_local_state()
     if running is not None:
         fail(f"a local system is already running here (pid {running.pid}, {running.api_url})", as_json=as_json)
     try:
         run_local_system(options, _JsonEvents() if as_json else _HumanEvents())
+    except AlreadyRunning as exc:
+        fail(str(exc), as_json=as_json)
+    except SavedStateError as exc:
+        fail(str(exc), as_json=as_json)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}", as_json=as_json)

@@ -20,7 +20,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.gb import vat as gb_vat
 from stdnum.us import ein
 
-from shared.ledger.formats import COLUMNS, KINDS, RecordKind
+from shared.ledger.formats import COLUMNS, RecordKind
 from shared.money import currency_exponent
 
 DEMO_SEED = 20261122
@@ -145,8 +145,12 @@ class DemoLedger:
     today: dt.date
     summary: dict[str, int] = field(default_factory=dict)
 
+    def files(self) -> dict[RecordKind, bytes]:
+        """The demo's files in the order they import (each refers to the one before)."""
+        return {"customers": self.customers, "invoices": self.invoices, "payments": self.payments}
+
     def file(self, kind: RecordKind) -> bytes:
-        return {"customers": self.customers, "invoices": self.invoices, "payments": self.payments}[kind]
+        return self.files()[kind]
 
 
 def format_amount(amount: Decimal, currency: str) -> str:
@@ -367,4 +371,4 @@ class ImporterLike(Protocol):
 def load_demo(importer: ImporterLike, ledger: DemoLedger) -> dict[str, Any]:
     """Import customers, then invoices, then payments (each refers to the one before); returns the
     importer's report per file."""
-    return {kind: importer.import_file(kind, ledger.file(kind), source=f"demo/{kind}.csv") for kind in KINDS}
+    return {kind: importer.import_file(kind, data, source=f"demo/{kind}.csv") for kind, data in ledger.files().items()}

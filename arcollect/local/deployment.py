@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from shared.settings import RuntimeSettings
+from shared.settings import RuntimeSettings, StageNames, stage_names
 
 # moto accepts any credentials; these only have to be present so botocore signs requests.
 EMULATOR_ACCESS_KEY = "testing"
@@ -21,36 +21,33 @@ class LocalDeployment:
     sender_email: str = "ar@arcollect.local"
 
     @property
+    def names(self) -> StageNames:
+        """The same names CDK gives the stage's resources (shared.settings.stage_names)."""
+        return stage_names(self.stage)
+
+    @property
     def resource_prefix(self) -> str:
-        return f"arcollect-{self.stage}-"
+        return self.names.table_prefix
 
     @property
     def table_prefix(self) -> str:
-        return self.resource_prefix
+        return self.names.table_prefix
 
     @property
     def tin_key_alias(self) -> str:
-        return f"alias/arcollect-{self.stage}-tin"
+        return self.names.tin_key_alias
 
     @property
     def tin_mac_key_alias(self) -> str:
-        return f"alias/arcollect-{self.stage}-tin-mac"
+        return self.names.tin_mac_key_alias
 
     @property
     def ingest_bucket(self) -> str:
-        return f"arcollect-{self.stage}-ingest"
+        return self.names.local_ingest_bucket
 
     def settings(self, endpoint_url: str | None) -> RuntimeSettings:
         """This deployment's runtime settings; `endpoint_url` None means AWS itself (or moto in-process)."""
-        return RuntimeSettings(
-            stage=self.stage,
-            table_prefix=self.table_prefix,
-            region=self.region,
-            endpoint_url=endpoint_url,
-            tin_key_id=self.tin_key_alias,
-            tin_mac_key_id=self.tin_mac_key_alias,
-            ingest_bucket=self.ingest_bucket,
-        )
+        return self.names.settings(region=self.region, endpoint_url=endpoint_url, ingest_bucket=self.ingest_bucket)
 
     def environment(self, endpoint_url: str, moto_port: int) -> dict[str, str]:
         """What every part of the system (handlers, CLI code, boto3) reads to find the emulator."""

@@ -1,4 +1,5 @@
-"""The embedded AWS: moto's server in this process, configured and provisioned for arcollect."""
+"""The embedded AWS: moto's server in this process, configured and provisioned for arcollect, whose data
+can be captured and restored (see moto_snapshot.py) so the local system keeps it across restarts."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from arcollect.local.deployment import (
     apply_environment,
 )
 from arcollect.local.provisioning import (
+    IngestQueue,
     provision_ingest_bucket,
+    provision_ingest_queue,
     provision_sender,
     provision_tables,
     provision_tin_keys,
@@ -43,6 +46,8 @@ class Emulator:
         self._server: Any = None
         self._port: int | None = None
         self._config_before: dict[str, Any] | None = None
+        self._gate: Any = None  # moto_snapshot.RequestGate once started
+        self.ingest_queue: IngestQueue | None = None
 
     @property
     def port(self) -> int:
@@ -76,6 +81,33 @@ class Emulator:
         # from nothing, as a fresh account would.
         self._moto_api("reset")
         self._moto_api("config", MOTO_CONFIG)
+        from arcollect.local import moto_memory, moto_snapshot
+
+        # After the reset, which would put moto's tracking lists back: a long-running system must not keep
+        # every item it ever replaced.
+        moto_memory.install()
+        self._gate = moto_snapshot.install_gate(self._server)
+
+    @property
+    def requests_served(self) -> int:
+        """How many requests the emulator has admitted: unchanged since a capture, nothing to save."""
+        return int(self._gate.generation) if self._gate is not None else 0
+
+    def capture(self, timeout: float = 10.0) -> tuple[bytes, int]:
+        """The emulator's data, consistent (no request runs meanwhile), and `requests_served` at that
+        moment. TimeoutError when requests kept running for `timeout` seconds."""
+        from arcollect.local import moto_snapshot
+
+        if self._gate is None:
+            raise RuntimeError("the emulator is not running")
+        with self._gate.closed(timeout):
+            return moto_snapshot.capture_backends(), self._gate.generation
+
+    def restore(self, payload: bytes) -> None:
+        """Put captured data back: call after `start`, before `provision` (which keeps what it finds)."""
+        from arcollect.local import moto_snapshot
+
+        moto_snapshot.restore_backends(payload)
 
     def _moto_api(self, action: str, body: dict[str, Any] | None = None) -> None:
         """moto's documented server-mode control endpoints (/moto-api/reset, /moto-api/config)."""
@@ -105,6 +137,7 @@ class Emulator:
         provision_tin_keys(self.client("kms"), deployment)
         provision_sender(self.client("ses"), deployment.sender_email)
         provision_ingest_bucket(self.client("s3"), deployment.ingest_bucket, deployment.region)
+        self.ingest_queue = provision_ingest_queue(self.client("sqs"), self.client("s3"), deployment)
 
     def environment(self) -> dict[str, str]:
         return self.deployment.environment(self.endpoint_url, self.port)
@@ -121,6 +154,10 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self._gate = None
+            from arcollect.local import moto_memory
+
+            moto_memory.uninstall()
         if self._config_before is not None:
             from moto.core.config import default_user_config
 

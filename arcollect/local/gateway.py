@@ -25,6 +25,13 @@ LocalRoute = Callable[[Request], Response]
 
 OUTBOX_PATH = "/_local/outbox"
 
+# One API invocation at a time in this process, as one Lambda instance serves one request at a time.
+# Powertools keeps the request being resolved on class attributes (`BaseRouter.current_event`,
+# `lambda_context`), shared by every resolver and thread, while werkzeug serves each request on its own
+# thread: two requests at once would read each other's event. Module-level, not per gateway, because
+# that state is per process. Local routes (pages, the outbox) do not take it.
+_API_INVOCATION = threading.Lock()
+
 _INDEX_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>arcollect (local)</title></head>
 <body>
@@ -120,13 +127,16 @@ class LocalGateway:
         return response(environ, start_response)
 
     def _invoke_api(self, request: Request) -> Response:
+        """The API function on this request, serialised with every other invocation (see `_API_INVOCATION`)."""
         event = request_to_event(request, self._stage, self._account_id)
         context = LocalLambdaContext(
             function_name=self._function_name,
             invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:{self._function_name}",
         )
         try:
-            return result_to_response(self._api_handler(event, context))
+            with _API_INVOCATION:
+                result = self._api_handler(event, context)
+            return result_to_response(result)
         except Exception:
             logger.exception("the API function raised on %s %s", request.method, request.path)
             return internal_error_response()

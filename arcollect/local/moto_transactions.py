@@ -24,6 +24,7 @@ from moto.dynamodb.models.table import Table
 # (table name → item keys the running transaction touches); None outside a transaction.
 _touched: ContextVar[dict[str, list[dict[str, Any]]] | None] = ContextVar("touched", default=None)
 _installed = False
+_original_transact = DynamoDBBackend.transact_write_items
 
 
 def install() -> None:
@@ -31,7 +32,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    original = DynamoDBBackend.transact_write_items
+    original = _original_transact
 
     @functools.wraps(original)
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -41,6 +42,16 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _copy_table  # type: ignore[attr-defined]
     _installed = True
+
+
+def uninstall() -> None:
+    """Put moto's own transactions back (idempotent)."""
+    global _installed
+    if not _installed:
+        return
+    DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]
+    del Table.__deepcopy__  # type: ignore[attr-defined]
+    _installed = False
 
 
 @contextmanager

@@ -97,7 +97,9 @@ def request_to_event(request: Request, stage: str, account_id: str) -> dict[str,
             "requestId": str(uuid.uuid4()),
             "extendedRequestId": str(uuid.uuid4()),
             "httpMethod": request.method,
-            "path": f"/{stage}{path}",
+            # Served at the root, as behind a custom domain: no stage prefix, so the base path Powertools
+            # derives from it (the OpenAPI document's server URL) is the one the local gateway answers on.
+            "path": path,
             "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             "domainName": request.host,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

@@ -1,5 +1,9 @@
-"""`arcollect local`: start the emulator, route Lambda to our handlers, serve the API, optionally load the
-demo ledger, publish `.arcollect/local.json`, and stop cleanly on Ctrl-C or SIGTERM."""
+"""`arcollect local`: start the emulator on the data saved by the last run, route Lambda to our handlers,
+poll the drop folder's queue, serve the API, optionally load the demo ledger into an empty system, publish
+`.arcollect/local.json`, save the data every minute and on Ctrl-C or SIGTERM, and stop cleanly.
+
+Readiness: `/health` answers 503 `{"status": "starting"}` until everything (the demo ledger included) is in
+place and local.json is written, then the API's own 200 `{"status": "ok"}`."""
 
 from __future__ import annotations
 
@@ -14,11 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from werkzeug.wrappers import Request, Response
+
 from arcollect.local import lambda_router, outbox
 from arcollect.local.deployment import LocalDeployment
 from arcollect.local.emulator import Emulator
 from arcollect.local.gateway import OUTBOX_PATH, LocalGateway
-from arcollect.local.state import LocalState, remove_local_state, write_local_state
+from arcollect.local.persistence import LocalStore, PeriodicSaver, SavedStateError, SavedStateInfo
+from arcollect.local.provisioning import TableSchemaChanged
+from arcollect.local.queue_poller import QueuePoller, router_invoke
+from arcollect.local.state import STATE_DIR, LocalState, remove_local_state, write_local_state
+
+HEALTH_PATH = "/health"
+FRESH_HINT = "start with `arcollect local --fresh` to discard it and begin empty"
 
 
 @dataclass(frozen=True)
@@ -28,15 +40,30 @@ class LocalOptions:
     today: dt.date | None = None  # the system's "today"; None: the clock's
     host: str = "127.0.0.1"
     state_dir: Path | None = None  # where `.arcollect/` goes; None: the current directory
+    fresh: bool = False  # discard the data saved by earlier runs
+    save_interval: float = 60.0  # seconds between saves while running: what a crash can lose at most
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.state_dir or Path.cwd()) / STATE_DIR
 
 
 class LocalEvents(Protocol):
     """What the command line shows while the system starts, runs and stops."""
 
+    def discarded(self, path: Path) -> None: ...
+    def restored(self, info: SavedStateInfo, seconds: float) -> None: ...
     def serving(self, system: LocalSystem, seconds: float) -> None: ...
     def demo_loaded(self, reports: Mapping[str, Any], seconds: float) -> None: ...
+    def demo_skipped(self) -> None: ...
     def ready(self, state: LocalState, seconds: float) -> None: ...
+    def saved(self, path: Path, seconds: float) -> None: ...
+    def save_failed(self, reason: str) -> None: ...
     def stopped(self) -> None: ...
+
+
+class AlreadyRunning(Exception):
+    """Another local system holds this directory's data."""
 
 
 def clock_for(today: dt.date | None) -> Callable[[], dt.datetime]:
@@ -47,13 +74,23 @@ def clock_for(today: dt.date | None) -> Callable[[], dt.datetime]:
 
 
 class LocalSystem:
-    def __init__(self, options: LocalOptions, deployment: LocalDeployment | None = None):
+    def __init__(
+        self, options: LocalOptions, deployment: LocalDeployment | None = None, store: LocalStore | None = None
+    ):
         self.options = options
         self.deployment = deployment or LocalDeployment()
+        self.store = store or LocalStore(options.data_dir)
         self.emulator = Emulator(self.deployment, host=options.host)
         self.router = lambda_router.LambdaRouter(self.deployment.resource_prefix)
         self.gateway: LocalGateway | None = None
+        self.poller: QueuePoller | None = None
         self.started_at = dt.datetime.now(dt.UTC)
+        self.ready = threading.Event()
+        # Saving is allowed only once the saved state was restored (or there was none): a system that failed
+        # to restore must never overwrite the user's data with an empty emulator.
+        self._may_save = False
+        self._saved_generation = -1
+        self._save_lock = threading.Lock()
 
     @property
     def api_url(self) -> str:
@@ -65,8 +102,9 @@ class LocalSystem:
     def outbox_url(self) -> str:
         return f"{self.api_url}{OUTBOX_PATH}"
 
-    def start(self) -> None:
-        """Everything /health needs, and nothing slower: the demo ledger is loaded separately."""
+    def start(self, saved: bytes | None = None) -> None:
+        """Everything the API needs, on the data `saved` by an earlier run; /health says "starting" until
+        `mark_ready`. The demo ledger is loaded separately."""
         from moto.core import DEFAULT_ACCOUNT_ID
 
         self.gateway = LocalGateway(
@@ -77,26 +115,81 @@ class LocalSystem:
             host=self.options.host,
             port=self.options.port,
         )
+        for method in ("GET", "HEAD"):
+            self.gateway.add_route(method, HEALTH_PATH, self._health)
         # Claim the port first: a port in use should fail in a moment, not after provisioning.
         self.gateway.bind()
         self.emulator.start()
-        self.emulator.provision()
+        if saved is not None:
+            try:
+                self.emulator.restore(saved)
+            except Exception as exc:
+                raise SavedStateError(
+                    f"the saved state {self.store.path} cannot be restored ({type(exc).__name__}); {FRESH_HINT}"
+                ) from None
+        try:
+            self.emulator.provision()
+        except TableSchemaChanged as exc:
+            raise SavedStateError(f"the saved state {self.store.path} does not fit: {exc}; {FRESH_HINT}") from None
+        self._may_save = True
         environment = self.emulator.export_environment()
         if self.options.today is not None:
             os.environ["ARCOLLECT_TODAY"] = self.options.today.isoformat()
         lambda_router.install(self.router)
-        self.router.provision(self.emulator.client("iam"), self.emulator.client("lambda"))
+        arns = self.router.provision(self.emulator.client("iam"), self.emulator.client("lambda"))
         outbox.start_recording(environment.region)
+        self._start_poller(arns)
         self.gateway.start()
 
+    def _start_poller(self, arns: Mapping[str, str]) -> None:
+        queue = self.emulator.ingest_queue
+        if queue is None:
+            return
+        function_name = self.router.function_name("ledger_ingest")
+        invoke = router_invoke(self.router, function_name, arns[function_name])
+        self.poller = QueuePoller(self.emulator.client("sqs"), queue.url, queue.arn, self.deployment.region, invoke)
+        self.poller.start()
+
+    def _health(self, request: Request) -> Response:
+        if self.ready.is_set() and self.gateway is not None:
+            return self.gateway._invoke_api(request)  # the API's own answer, as in AWS
+        return Response('{"status":"starting"}', status=503, headers={"Retry-After": "1"}, mimetype="application/json")
+
+    def mark_ready(self) -> None:
+        self.ready.set()
+
+    def is_empty(self) -> bool:
+        """No customer and no invoice: the demo ledger may go in."""
+        dynamodb = self.emulator.client("dynamodb")
+        for table in ("customers", "invoices"):
+            if dynamodb.scan(TableName=f"{self.deployment.table_prefix}{table}", Limit=1, Select="COUNT")["Count"]:
+                return False
+        return True
+
     def load_demo(self) -> dict[str, Any]:
+        """Stopped halfway, the system saves nothing: a half-loaded demo would be kept, and never completed
+        (the demo goes only into an empty system)."""
         from arcollect.local.demo import generate_demo_ledger, load_demo
         from shared.ledger.importer import build_importer
         from shared.settings import runtime_settings
 
         clock = clock_for(self.options.today)
         importer = build_importer(runtime_settings(), clock)
-        return load_demo(importer, generate_demo_ledger(clock().date()))
+        may_save, self._may_save = self._may_save, False
+        reports = load_demo(importer, generate_demo_ledger(clock().date()))
+        self._may_save = may_save
+        return reports
+
+    def save(self, timeout: float = 10.0) -> bool:
+        """Write the emulator's data to `.arcollect/` if anything reached it since the last save. Returns
+        whether it wrote; TimeoutError when the emulator stayed busy (try again later)."""
+        with self._save_lock:
+            if not self._may_save or self.emulator.requests_served == self._saved_generation:
+                return False
+            payload, generation = self.emulator.capture(timeout)
+            self.store.write(payload, dt.datetime.now(dt.UTC))
+            self._saved_generation = generation
+            return True
 
     def state(self) -> LocalState:
         deployment = self.deployment
@@ -114,13 +207,38 @@ class LocalSystem:
             today=self.options.today,
         )
 
-    def stop(self) -> None:
+    def stop(self, events: LocalEvents | None = None) -> None:
+        """Stop taking work (poller, API), save the data, then stop the emulator."""
+        self.ready.clear()
+        if self.poller is not None:
+            self.poller.stop()
+            self.poller = None
         remove_local_state(self.options.state_dir, pid=os.getpid())
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        if self._may_save:
+            self._final_save(events)
+            self._may_save = False
         lambda_router.uninstall()
         self.emulator.stop()
+
+    def _final_save(self, events: LocalEvents | None) -> None:
+        began = time.perf_counter()
+        # Other processes (an import in another terminal) may still be talking to the emulator.
+        for _ in range(6):
+            try:
+                if self.save(timeout=10.0) and events is not None:
+                    events.saved(self.store.path, time.perf_counter() - began)
+                return
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if events is not None:
+                    events.save_failed(f"cannot write {self.store.path}: {exc.strerror or exc}")
+                return
+        if events is not None:
+            events.save_failed("the emulator stayed busy for a minute; the previous save is kept")
 
 
 class StopRequested(BaseException):
@@ -160,21 +278,55 @@ def _ignore_stop_signals() -> None:
 
 
 def run_local_system(options: LocalOptions, events: LocalEvents, until: threading.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `until` is set). `.arcollect/local.json` is written once everything,
-    demo ledger included, is in place, and removed on the way out."""
+    """Run until SIGINT/SIGTERM (or `until` is set). Raises AlreadyRunning when another system holds the
+    directory and SavedStateError when the saved data cannot be used, before anything starts.
+    `.arcollect/local.json` is written once everything, demo ledger included, is in place, and removed on
+    the way out; the data is saved every `save_interval` seconds and on the way out."""
     began = time.perf_counter()
-    system = LocalSystem(options)
-    stop = until or threading.Event()
+    store = LocalStore(options.data_dir)
+    if not store.acquire():
+        raise AlreadyRunning(f"a local system is already running in {options.data_dir.parent}")
+    try:
+        saved: bytes | None = None
+        info: SavedStateInfo | None = None
+        if options.fresh:
+            if store.discard():
+                events.discarded(store.path)
+        elif store.exists():
+            saved, info = store.read()
+        _run(LocalSystem(options, store=store), events, until or threading.Event(), saved, info, began)
+    finally:
+        store.release()
+    events.stopped()
+
+
+def _run(
+    system: LocalSystem,
+    events: LocalEvents,
+    stop: threading.Event,
+    saved: bytes | None,
+    info: SavedStateInfo | None,
+    began: float,
+) -> None:
+    options = system.options
+    saver = PeriodicSaver(system.save, interval=options.save_interval)
     with _stop_on_signals():
         try:
-            system.start()
+            system.start(saved)
             events.serving(system, time.perf_counter() - began)
+            if info is not None:
+                events.restored(info, time.perf_counter() - began)
             if options.demo:
-                demo_began = time.perf_counter()
-                reports = system.load_demo()
-                events.demo_loaded(reports, time.perf_counter() - demo_began)
+                if system.is_empty():
+                    demo_began = time.perf_counter()
+                    reports = system.load_demo()
+                    events.demo_loaded(reports, time.perf_counter() - demo_began)
+                else:
+                    events.demo_skipped()
+            saver.start()
             state = system.state()
             write_local_state(state, options.state_dir)
+            system.mark_ready()
             events.ready(state, time.perf_counter() - began)
             # Short waits keep the main thread returning to Python so a signal is handled promptly.
             while not stop.wait(0.5):
@@ -182,7 +334,7 @@ def run_local_system(options: LocalOptions, events: LocalEvents, until: threadin
         except StopRequested:
             pass
         finally:
-            # A second Ctrl-C while shutting down must not leave local.json or the ports behind.
+            # A second Ctrl-C while shutting down must not leave local.json, the ports or a half save behind.
             _ignore_stop_signals()
-            system.stop()
-    events.stopped()
+            saver.stop()
+            system.stop(events)

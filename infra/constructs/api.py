@@ -1,14 +1,25 @@
 """The REST API: API Gateway (throttled, access-logged, traced, behind WAF) proxying to the api function.
 
 Route authorisation lives here, per route family:
-- public (`/health`, later `/portal/session`, `/portal/links`, `/onboarding/verify`, `/webhooks/stripe`):
-  no API Gateway auth; the handler checks what each route needs (link token, Stripe signature).
+- public (`/health`, `/openapi.json`, `/docs`, later `/portal/session`, `/portal/links`, `/onboarding/verify`,
+  `/webhooks/stripe`): no API Gateway auth; the handler checks what each route needs (link token, Stripe
+  signature).
 - customer (`/portal/...` with a session token): checked by the handler, scoped to that one customer.
-- staff (`/staff/...`): AWS IAM (SigV4) at API Gateway, so only principals allowed `execute-api:Invoke`
-  on the staff paths reach the function.
+- staff (`/staff` and `/staff/...`): AWS IAM (SigV4) at API Gateway, so only principals allowed
+  `execute-api:Invoke` on the staff paths reach the function.
+
+Routing itself is the function's: every other path and method reaches it through a public `ANY /{proxy+}`
+(and `ANY /`), so an unknown route is its 404, a wrong method its 405 with `Allow`, HEAD its GET without a
+body, exactly as under `arcollect local`. API Gateway picks the most specific resource, so `/staff/...`
+never falls through to the public catch-all. What API Gateway answers itself (throttling, WAF, a missing
+signature, a 10 MB body) is put in the same error envelope by the gateway responses below.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
@@ -17,6 +28,62 @@ from constructs import Construct
 
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.nag import acknowledge
+
+# API Gateway's own text for the response (already a quoted JSON string) and the response type's name.
+_GATEWAY_MESSAGE = "$context.error.messageString"
+_GATEWAY_DETAILS = '[{"type":"$context.error.responseType","message":$context.error.messageString}]'
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of API Gateway's own error answers, rewritten as `{"error": {"code", "message", "details"}}`.
+
+    Gateway response templates are plain variable substitution (no VTL), so the code is fixed per response
+    type. Messages are ours where API Gateway's could echo the request back: INVALID_SIGNATURE's text quotes
+    the canonical request, which can hold a session token.
+    """
+
+    type_name: str
+    code: str
+    message: str | None = None  # None: API Gateway's own message, with the response type in the details
+    status: int | None = None  # None: API Gateway's status for this type
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def template(self) -> str:
+        if self.message is None:
+            message, details = _GATEWAY_MESSAGE, _GATEWAY_DETAILS
+        else:
+            message, details = json.dumps(self.message), "[]"
+        return f'{{"error":{{"code":{json.dumps(self.code)},"message":{message},"details":{details}}}}}'
+
+
+# Codes as in shared/api/errors.py's HTTP_ERROR_CODES, so a client branches the same way whoever answered.
+GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
+    # Every path and method reaches a method, so only an unsigned call to an IAM-authorised staff route is
+    # left: credentials are missing, which HTTP calls 401 (API Gateway says 403).
+    GatewayResponse(
+        "MISSING_AUTHENTICATION_TOKEN",
+        "unauthorized",
+        "This route needs a request signed with AWS Signature Version 4 by an IAM principal allowed to call it.",
+        status=401,
+        headers={"WWW-Authenticate": "AWS4-HMAC-SHA256"},
+    ),
+    GatewayResponse("INVALID_SIGNATURE", "forbidden", "The request's AWS signature does not match the request."),
+    GatewayResponse("EXPIRED_TOKEN", "forbidden", "The AWS credentials that signed the request have expired."),
+    GatewayResponse("ACCESS_DENIED", "forbidden", "This IAM principal may not call this route."),
+    GatewayResponse("WAF_FILTERED", "forbidden", "The request was refused by the API's firewall."),
+    GatewayResponse("THROTTLED", "too_many_requests", "Too many requests: wait a moment and try again."),
+    GatewayResponse("QUOTA_EXCEEDED", "too_many_requests", "Too many requests: wait a moment and try again."),
+    GatewayResponse("REQUEST_TOO_LARGE", "payload_too_large", "The request is larger than the API accepts."),
+    GatewayResponse("RESOURCE_NOT_FOUND", "not_found", "Nothing is served here."),
+    GatewayResponse("UNSUPPORTED_MEDIA_TYPE", "unsupported_media_type"),
+    GatewayResponse("BAD_REQUEST_BODY", "bad_request"),
+    GatewayResponse("BAD_REQUEST_PARAMETERS", "bad_request"),
+    GatewayResponse("INTEGRATION_TIMEOUT", "gateway_timeout", "The API took too long to answer; try again."),
+    # Whatever else API Gateway answers itself, now or in types it adds later.
+    GatewayResponse("DEFAULT_4XX", "bad_request"),
+    GatewayResponse("DEFAULT_5XX", "internal_error", "Something went wrong on our side; try again shortly."),
+)
 
 
 class Api(Construct):
@@ -73,8 +140,19 @@ class Api(Construct):
         )
         self._integration = apigateway.LambdaIntegration(self.handler.function, proxy=True, allow_test_invoke=False)
 
-        self.add_public_route("GET", "health")
+        # ANY rather than GET: the function, not API Gateway, answers HEAD and the 405 for other methods.
+        for path in ("health", "openapi.json", "docs"):
+            self.add_public_route("ANY", path)
+        catch_all = (
+            "it carries every path the function routes itself, so unknown routes and wrong methods get the "
+            "contract's 404 and 405 from the handler; each route checks what it needs, and /staff paths match "
+            "the more specific IAM-authorised resources instead."
+        )
+        self.add_public_route("ANY", "", reason=f"ANY / is public by design: {catch_all}")
+        self.add_public_route("ANY", "{proxy+}", reason=f"ANY /{{proxy+}} is public by design: {catch_all}")
+        self.add_staff_route("ANY", "staff")
         self.add_staff_route("ANY", "staff/{proxy+}")
+        self._add_gateway_responses()
         self.web_acl = self._web_acl(config.name_prefix, config.waf_requests_per_ip)
 
         acknowledge(
@@ -89,17 +167,17 @@ class Api(Construct):
     def url(self) -> str:
         return self.rest_api.url
 
-    def add_public_route(self, method: str, path: str) -> apigateway.Method:
-        """A route anyone may call; the handler enforces whatever the route needs."""
+    def add_public_route(self, method: str, path: str, *, reason: str | None = None) -> apigateway.Method:
+        """A route anyone may call; the handler enforces whatever the route needs. `path` "" is the root."""
         route = self.rest_api.root.resource_for_path(path).add_method(
             method,
             self._integration,
             authorization_type=apigateway.AuthorizationType.NONE,
             request_validator=self.request_validator,
         )
-        reason = (
+        reason = reason or (
             f"{method} /{path} is public by the API contract (INTERFACES.md); the handler checks whatever the "
-            "route needs (a link token, a Stripe signature, or nothing for /health)."
+            "route needs (a link token, a Stripe signature, or nothing for /health and the API docs)."
         )
         acknowledge(route, "AwsSolutions-APIG4", reason=reason)
         acknowledge(route, "AwsSolutions-COG4", reason=reason)
@@ -120,6 +198,17 @@ class Api(Construct):
             "(AWS_IAM authorisation); arcollect has no Cognito user pool.",
         )
         return route
+
+    def _add_gateway_responses(self) -> None:
+        """Errors API Gateway answers without calling the function, in the function's error envelope."""
+        for response in GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                response.type_name.title().replace("_", ""),
+                type=apigateway.ResponseType.of(response.type_name),
+                status_code=str(response.status) if response.status else None,
+                response_headers={name: f"'{value}'" for name, value in response.headers.items()},
+                templates={"application/json": response.template()},
+            )
 
     def _web_acl(self, name_prefix: str, requests_per_ip: int) -> wafv2.CfnWebACL:
         def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

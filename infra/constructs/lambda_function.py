@@ -31,7 +31,7 @@ class FunctionDefaults:
 
 
 def dependencies_layer(scope: Construct, construct_id: str, *, config: StageConfig) -> lambda_.LayerVersion:
-    """The `[project].dependencies` of pyproject.toml, pip-installed for the Lambda platform."""
+    """The `[project].dependencies` as uv.lock pins them, installed for the Lambda platform."""
     layer = bundling.dependencies_layer(install=config.bundle)
     return lambda_.LayerVersion(
         scope,
@@ -41,7 +41,7 @@ def dependencies_layer(scope: Construct, construct_id: str, *, config: StageConf
         ),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
-        description="arcollect runtime dependencies (pyproject.toml [project].dependencies)",
+        description="arcollect runtime dependencies (uv.lock: [project].dependencies)",
         removal_policy=config.removal_policy,
     )
 

@@ -18,7 +18,7 @@ from infra.nag import acknowledge, arn_finding
 INCOMING_PREFIX = "incoming/"
 REPORTS_PREFIX = "reports/"
 # The import writes to every ledger table and records the run itself.
-LEDGER_TABLES = ("customers", "invoices", "payments", "activities", "imports")
+LEDGER_TABLES = ("customers", "tin_claims", "invoices", "payments", "credit_notes", "activities", "imports")
 
 FUNCTION_TIMEOUT = Duration.minutes(5)
 # A message stays hidden for longer than every retry Lambda may make on it (AWS: six times the timeout).
@@ -36,7 +36,7 @@ class LedgerIngest(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=f"{config.name_prefix}-ledger-ingest-dlq",
+            queue_name=config.names.ledger_ingest_dead_letter_queue,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
@@ -52,7 +52,7 @@ class LedgerIngest(Construct):
         self.queue = sqs.Queue(
             self,
             "Queue",
-            queue_name=f"{config.name_prefix}-ledger-ingest",
+            queue_name=config.names.ledger_ingest_queue,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,

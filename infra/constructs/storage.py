@@ -15,13 +15,18 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.nag import acknowledge
 from shared.data.schema import KeyAttr, TableSpec, all_table_specs
+from shared.security.tin_vault import DATA_KEY_CONTEXT
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
     "N": dynamodb.AttributeType.NUMBER,
     "B": dynamodb.AttributeType.BINARY,
 }
-_PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY}
+_PROJECTIONS = {
+    "ALL": dynamodb.ProjectionType.ALL,
+    "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
+    "INCLUDE": dynamodb.ProjectionType.INCLUDE,
+}
 
 # Item-level actions only: no Scan (every access pattern has a key or an index), no table management.
 TABLE_READ_ACTIONS = (
@@ -49,7 +54,7 @@ class Storage(Construct):
         self.tin_mac_key = kms.Key(
             self,
             "TinMacKey",
-            alias=f"alias/{config.name_prefix}-tin-mac",
+            alias=config.names.tin_mac_key_alias,
             description="Fingerprints customers' TINs (HMAC) so duplicates are found without the clear TIN",
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
@@ -62,7 +67,7 @@ class Storage(Construct):
         self.ingest_bucket = self._ingest_bucket()
 
     def table_name(self, key: str) -> str:
-        return f"{self._config.table_prefix}{key}"
+        return self._config.names.table(key)
 
     def grant_table_data(self, grantee: iam.IGrantable, table_keys: Iterable[str], *, write: bool) -> None:
         """Item reads (and writes) on the named tables and exactly their indexes, plus use of the data key."""
@@ -81,17 +86,30 @@ class Storage(Construct):
         )
 
     def grant_tin_protection(self, grantee: iam.IGrantable) -> None:
-        """Encrypt a TIN and fingerprint it; decrypting one is not part of this grant."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["kms:Encrypt"], resource_arns=[self.tin_key.key_arn])
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["kms:GenerateMac"], resource_arns=[self.tin_mac_key.key_arn]
+        """Encrypt TINs and fingerprint them (shared/security/tin_vault.py): data keys for TINs only, and
+        the HMAC key's SHA-256 MACs. Unwrapping a data key (kms:Decrypt), so reading a TIN, is not granted."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[self.tin_key.key_arn],
+                conditions={
+                    "StringEquals": {f"kms:EncryptionContext:{name}": value for name, value in DATA_KEY_CONTEXT.items()}
+                },
+            )
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateMac"],
+                resources=[self.tin_mac_key.key_arn],
+                conditions={"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+            )
         )
 
     def _key(self, construct_id: str, *, alias: str, description: str) -> kms.Key:
         return kms.Key(
             self,
             construct_id,
-            alias=f"alias/{self._config.name_prefix}-{alias}",
+            alias=self._config.names.key_alias(alias),
             description=description,
             enable_key_rotation=True,
             removal_policy=self._config.removal_policy,
@@ -121,6 +139,7 @@ class Storage(Construct):
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
                 projection_type=_PROJECTIONS[index.projection],
+                non_key_attributes=list(index.non_key_attributes) or None,
             )
         return table
 

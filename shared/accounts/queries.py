@@ -1,35 +1,74 @@
-"""Reading customer accounts. Each customer costs one query on its invoices (the customer_invoices index),
-never a scan of the invoice table."""
+"""Reading customer accounts. A list page costs only its scan requests: each customer's open balance and
+count of open invoices are read from the customer item, where the ledger keeps them in the same writes that
+change invoice balances. One customer's detail costs one query on its invoices (the customer_invoices
+index), never a scan of the invoice table."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from shared.accounts.views import (
     ActivityView,
     ContactView,
     CustomerDetail,
+    CustomerPage,
     CustomerSummary,
     InvoiceView,
     MoneyByCurrency,
 )
 from shared.data.tables import ActivityRecord, CustomerRecord, InvoiceRecord
-from shared.errors import NotFoundError
+from shared.errors import NotFoundError, ValidationError
 from shared.money import from_minor
 from shared.security.tin_vault import mask_tin
 
 TIMELINE_LIMIT = 50
+# A real cursor is a key of one customer id: far shorter. Anything longer is not worth decoding.
+CURSOR_MAX_CHARS = 2048
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+BAD_CURSOR = "the cursor is not one `customers list` printed: pass its `next` value exactly as printed"
+
+Key = dict[str, dict[str, str]]
 
 
-def list_customers(limit: int = 100, start_after: str | None = None) -> list[CustomerSummary]:
-    """Staff listing, a page at a time (`start_after`: the last id of the previous page). This is the one
-    scan in arcollect, on a staff-only path; nothing customer-facing or scheduled lists all customers."""
-    last_key = {"customer_id": {"S": start_after}} if start_after else None
-    customers = CustomerRecord.scan(limit=limit, last_evaluated_key=last_key)
-    page = sorted(customers, key=lambda c: c.customer_id)
-    return [_summary(c, _invoices_of(c.customer_id)) for c in page]
+def list_customers(limit: int = 100, after: str | None = None) -> CustomerPage:
+    """Staff listing, a page at a time; `after` is the `next` cursor of the previous page. This is the one
+    scan in arcollect, on a staff-only path; nothing customer-facing or scheduled lists all customers.
+
+    The cursor is DynamoDB's own LastEvaluatedKey: a scan returns items in hash order, so "after the last id
+    of a sorted page" would skip and repeat customers. Each page is sorted by id only for its reader."""
+    scan = CustomerRecord.scan(limit=limit, last_evaluated_key=decode_cursor(after))
+    page = sorted(scan, key=lambda c: c.customer_id)
+    return CustomerPage(customers=[_summary(c) for c in page], next=encode_cursor(scan.last_evaluated_key))
+
+
+def encode_cursor(key: Key | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str | None) -> Key | None:
+    """The key a cursor carries, checked to be exactly a customer key: a cursor is user input."""
+    if cursor is None:
+        return None
+    if len(cursor) > CURSOR_MAX_CHARS or not _CURSOR_CHARS.fullmatch(cursor):
+        raise ValidationError(BAD_CURSOR)
+    try:
+        key: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, RecursionError) as exc:  # binascii, Unicode and JSON errors are all ValueErrors
+        raise ValidationError(BAD_CURSOR) from exc
+    hash_key = CustomerRecord.customer_id.attr_name
+    if not (isinstance(key, dict) and set(key) == {hash_key}):
+        raise ValidationError(BAD_CURSOR)
+    value = key[hash_key]
+    if not (isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]):
+        raise ValidationError(BAD_CURSOR)
+    return {hash_key: {"S": value["S"]}}
 
 
 def customer_detail(customer_id: str, today: date) -> CustomerDetail:
@@ -39,9 +78,17 @@ def customer_detail(customer_id: str, today: date) -> CustomerDetail:
         raise NotFoundError(f"customer {customer_id} is not known") from exc
     invoices = _invoices_of(customer_id)
     timeline = ActivityRecord.query(customer_id, scan_index_forward=False, limit=TIMELINE_LIMIT)
-    summary = _summary(customer, invoices)
+    # The detail sums the invoices it shows, so its balance always agrees with its own invoice table.
+    open_minor: dict[str, int] = defaultdict(int)
+    open_invoices = [i for i in invoices if i.balance_minor > 0]
+    for invoice in open_invoices:
+        open_minor[invoice.currency] += int(invoice.balance_minor)
+    summary = _summary(customer).model_copy(
+        update={"open_balance": _money(open_minor), "open_invoices": len(open_invoices)}
+    )
     return CustomerDetail(
         **summary.model_dump(),
+        oldest_due_date=min((date.fromisoformat(i.due_date) for i in open_invoices), default=None),
         dba_name=customer.dba_name,
         country=customer.country,
         tin_type=customer.tin_type,
@@ -73,24 +120,15 @@ def _invoices_of(customer_id: str) -> list[InvoiceRecord]:
     return list(InvoiceRecord.customer_invoices_index.query(customer_id))
 
 
-def _summary(customer: CustomerRecord, invoices: Iterable[InvoiceRecord]) -> CustomerSummary:
-    open_minor: dict[str, int] = defaultdict(int)
-    open_count = 0
-    oldest: str | None = None
-    for invoice in invoices:
-        if invoice.balance_minor > 0:
-            open_minor[invoice.currency] += int(invoice.balance_minor)
-            open_count += 1
-            oldest = min(oldest or invoice.due_date, invoice.due_date)
+def _summary(customer: CustomerRecord) -> CustomerSummary:
     return CustomerSummary(
         customer_id=customer.customer_id,
         legal_name=customer.legal_name,
         onboarding_status=customer.onboarding_status,
         segment=customer.segment,
-        open_balance=_money(open_minor),
+        open_balance=_money(customer.open_balances()),
         credit_balance=_money(customer.credit_balances()),
-        open_invoices=open_count,
-        oldest_due_date=date.fromisoformat(oldest) if oldest else None,
+        open_invoices=int(customer.open_invoices or 0),
     )
 
 

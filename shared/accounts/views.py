@@ -48,10 +48,17 @@ class CustomerSummary(BaseModel):
     open_balance: MoneyByCurrency
     credit_balance: MoneyByCurrency
     open_invoices: int
-    oldest_due_date: date | None
+
+
+class CustomerPage(BaseModel):
+    """One page of `customers list`; `next` is the opaque cursor of the following page, None at the end."""
+
+    customers: list[CustomerSummary]
+    next: str | None
 
 
 class CustomerDetail(CustomerSummary):
+    oldest_due_date: date | None
     dba_name: str | None
     country: str | None
     tin_type: str | None

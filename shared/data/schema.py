@@ -21,7 +21,8 @@ class IndexSpec:
     name: str
     partition_key: KeyAttr
     sort_key: KeyAttr | None
-    projection: str  # "ALL" | "KEYS_ONLY"
+    projection: str  # "ALL" | "KEYS_ONLY" | "INCLUDE"
+    non_key_attributes: tuple[str, ...] = ()  # with INCLUDE: the attributes copied into the index
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,16 @@ def table_spec(model: type[ArcollectModel]) -> TableSpec:
     indexes = []
     for gsi in schema["global_secondary_indexes"]:
         pk, sk = _keys(gsi["key_schema"], types)
-        indexes.append(IndexSpec(gsi["index_name"], pk, sk, gsi["projection"]["ProjectionType"]))
+        projection = gsi["projection"]
+        indexes.append(
+            IndexSpec(
+                gsi["index_name"],
+                pk,
+                sk,
+                projection["ProjectionType"],
+                tuple(sorted(projection.get("NonKeyAttributes", ()))),
+            )
+        )
     return TableSpec(
         key=model.table_key,
         partition_key=partition_key,

@@ -22,7 +22,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 # The daily dunning run reads the sparse next-action index shard by shard, in parallel. 16 shards keep
@@ -71,16 +71,6 @@ class ContactMap(MapAttribute[str, Any]):
     verified_at = UTCDateTimeAttribute(null=True)
 
 
-class TinIndex(GlobalSecondaryIndex["CustomerRecord"]):
-    """One TIN belongs to one active customer: look a TIN up by its keyed fingerprint, never in clear."""
-
-    class Meta:
-        index_name = "tin_fingerprint_index"
-        projection = KeysOnlyProjection()
-
-    tin_fingerprint = UnicodeAttribute(hash_key=True)
-
-
 class ApEmailIndex(GlobalSecondaryIndex["CustomerRecord"]):
     """`POST /portal/links {email}` finds the customer whose AP address that is."""
 
@@ -115,7 +105,7 @@ class CustomerRecord(ArcollectModel):
     tin_type = UnicodeAttribute(null=True)  # ein | ssn | itin | eu_vat | gb_vat | gb_utr | ca_bn
     tin_ciphertext = BinaryAttribute(null=True, legacy_encoding=False)  # KMS, context = customer_id
     tin_last4 = UnicodeAttribute(null=True)
-    tin_fingerprint = UnicodeAttribute(null=True)  # KMS HMAC of the normalised TIN
+    tin_fingerprint = UnicodeAttribute(null=True)  # keyed HMAC of the normalised TIN (docs/tin-protection.md)
     ap_email = UnicodeAttribute(null=True)  # the primary AP contact's normalised address
     contacts = ListAttribute(of=ContactMap, default=list)
     timezone = UnicodeAttribute(default="America/New_York")
@@ -130,25 +120,91 @@ class CustomerRecord(ArcollectModel):
     do_not_contact = BooleanAttribute(default=False)
     auto_pay = BooleanAttribute(default=False)
     hold_until = UnicodeAttribute(null=True)  # ISO date
-    # Overpayments and unapplied cash, per currency, in minor units. Never negative.
+    # Overpayments and unapplied cash, per currency, in minor units. Never negative. Derived by the ledger
+    # (shared/ledger/allocation.py) in the same writes that change the customer's invoices and payments.
     credit_minor = MapAttribute[str, Any](default=dict)
+    # The customer's open balance per currency and its count of open invoices, kept in the same writes that
+    # change invoice balances, so a customer list page costs no invoice query.
+    open_minor = MapAttribute[str, Any](default=dict)
+    open_invoices = NumberAttribute(default=0)
+    # How many invoices and documents (payments + credit notes) the customer has: the ledger checks its
+    # eventually consistent indexes against these before it re-allocates, so it never works from a stale list.
+    invoice_count = NumberAttribute(default=0)
+    document_count = NumberAttribute(default=0)
+    # Set while a re-allocation too large for one transaction is being written: the next import finishes it.
+    ledger_dirty = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
-    tin_index = TinIndex()
     ap_email_index = ApEmailIndex()
 
     def credit_balances(self) -> dict[str, int]:
         """Credit per currency as plain ints (a raw MapAttribute reads back as a MapAttribute)."""
-        raw = self.credit_minor
-        values = raw.as_dict() if isinstance(raw, MapAttribute) else dict(raw or {})
-        return {currency: int(amount) for currency, amount in values.items()}
+        return _minor_map(self.credit_minor)
+
+    def open_balances(self) -> dict[str, int]:
+        """Open balance per currency as plain ints."""
+        return _minor_map(self.open_minor)
 
     segment_index = SegmentIndex()
 
 
+def _minor_map(raw: Any) -> dict[str, int]:
+    values = raw.as_dict() if isinstance(raw, MapAttribute) else dict(raw or {})
+    return {currency: int(amount) for currency, amount in values.items()}
+
+
+class TinClaimRecord(ArcollectModel):
+    """Who holds a TIN, keyed by its fingerprint: "one TIN, one customer" is a read by key (a batch of 100 per
+    import chunk), written in the same transaction as the customers that claim or give up the TIN."""
+
+    table_key = "tin_claims"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "tin_claims"
+
+    fingerprint = UnicodeAttribute(hash_key=True)
+    customer_ids = UnicodeSetAttribute(null=True)  # DynamoDB has no empty set: None when nobody holds it
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    def holders(self) -> set[str]:
+        return set(self.customer_ids or ())
+
+
 # --- invoices ------------------------------------------------------------------------------------------
+
+
+# Index projections: only what each access pattern reads is copied (memory locally, write cost in AWS).
+INVOICE_LINE_ATTRIBUTES = [
+    "number",
+    "issue_date",
+    "currency",
+    "amount_minor",
+    "balance_minor",
+    "status",
+    "paid_on",
+    "next_action_date",
+]
+DUNNING_ATTRIBUTES = [
+    "customer_id",
+    "issue_date",
+    "due_date",
+    "currency",
+    "amount_minor",
+    "balance_minor",
+    "status",
+    "dispute_id",
+    "promise_date",
+    "payment_in_progress",
+    "hold_until",
+    "dunning_excluded",
+    "policy_override",
+    "touches",
+    "steps_done",
+    "last_touch_on",
+]
 
 
 class NextActionIndex(GlobalSecondaryIndex["InvoiceRecord"]):
@@ -157,17 +213,21 @@ class NextActionIndex(GlobalSecondaryIndex["InvoiceRecord"]):
 
     class Meta:
         index_name = "next_action_index"
-        projection = AllProjection()
+        # What the daily run plans from; the payments applied (the item's bulk) stay on the table.
+        projection = IncludeProjection(DUNNING_ATTRIBUTES)
 
     next_action_shard = UnicodeAttribute(hash_key=True)
     next_action_date = UnicodeAttribute(range_key=True)
 
 
 class AppliedPaymentMap(MapAttribute[str, Any]):
-    payment_id = UnicodeAttribute()
+    """One document's share of an invoice: a payment or a credit note (`kind`)."""
+
+    payment_id = UnicodeAttribute()  # the payment's or the credit note's id
     paid_on = UnicodeAttribute()
     amount_minor = NumberAttribute()
     source = UnicodeAttribute()
+    kind = UnicodeAttribute(default="payment")  # payment | credit
 
 
 class CustomerInvoicesIndex(GlobalSecondaryIndex["InvoiceRecord"]):
@@ -176,7 +236,8 @@ class CustomerInvoicesIndex(GlobalSecondaryIndex["InvoiceRecord"]):
 
     class Meta:
         index_name = "customer_invoices_index"
-        projection = AllProjection()
+        # A list or statement line; the ledger reads the keys and then the items themselves, consistently.
+        projection = IncludeProjection(INVOICE_LINE_ATTRIBUTES)
 
     customer_id = UnicodeAttribute(hash_key=True)
     due_date = UnicodeAttribute(range_key=True)
@@ -203,6 +264,8 @@ class InvoiceRecord(ArcollectModel):
     erp_balance_on = UnicodeAttribute(null=True)  # the day that balance was imported
     applied = ListAttribute(of=AppliedPaymentMap, default=list)  # every payment allocated to it
     balance_minor = NumberAttribute()
+    # What the ERP's balance shows as settled that no payment or credit note arcollect knows explains.
+    erp_settled_minor = NumberAttribute(default=0)
     status = UnicodeAttribute(default="open")  # open | paid
     po_number = UnicodeAttribute(null=True)
     paid_on = UnicodeAttribute(null=True)  # date the balance reached zero
@@ -236,9 +299,11 @@ class AllocationMap(MapAttribute[str, Any]):
 
 
 class CustomerPaymentsIndex(GlobalSecondaryIndex["PaymentRecord"]):
+    """A customer's payments by date; keys only: readers fetch the items (consistently) by key."""
+
     class Meta:
         index_name = "customer_payments_index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     customer_id = UnicodeAttribute(hash_key=True)
     paid_on = UnicodeAttribute(range_key=True)
@@ -258,6 +323,7 @@ class PaymentRecord(ArcollectModel):
     paid_on = UnicodeAttribute()
     currency = UnicodeAttribute()
     amount_minor = NumberAttribute()
+    invoice_id = UnicodeAttribute(null=True)  # the invoice the payment names, if any
     method = UnicodeAttribute(null=True)
     source = UnicodeAttribute(default="erp")  # erp | stripe | manual
     status = UnicodeAttribute(default="settled")  # pending | settled | failed | refunded | charged_back
@@ -266,6 +332,38 @@ class PaymentRecord(ArcollectModel):
     created_at = UTCDateTimeAttribute()
 
     customer_payments_index = CustomerPaymentsIndex()
+
+
+class CustomerCreditsIndex(GlobalSecondaryIndex["CreditNoteRecord"]):
+    class Meta:
+        index_name = "customer_credits_index"
+        projection = KeysOnlyProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    credited_on = UnicodeAttribute(range_key=True)
+
+
+class CreditNoteRecord(ArcollectModel):
+    """A credit note from the ERP: allocated like a payment (shared/ledger/allocation.py), exactly once."""
+
+    table_key = "credit_notes"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "credit_notes"
+
+    credit_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    credited_on = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    amount_minor = NumberAttribute()
+    invoice_id = UnicodeAttribute(null=True)  # the invoice the credit note names, if any
+    reason = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(default="erp")
+    allocations = ListAttribute(of=AllocationMap, default=list)
+    unapplied_minor = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+    customer_credits_index = CustomerCreditsIndex()
 
 
 class PaymentAttemptIndex(GlobalSecondaryIndex["PaymentAttemptRecord"]):
@@ -472,7 +570,7 @@ class ImportRecord(ArcollectModel):
         table_name = "imports"
 
     import_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute()  # customers | invoices | payments
+    kind = UnicodeAttribute()  # customers | invoices | payments | credits
     source = UnicodeAttribute()  # file name or s3://bucket/key
     status = UnicodeAttribute(default="running")  # running | done | failed
     counts = JSONAttribute(null=True)
@@ -483,8 +581,10 @@ class ImportRecord(ArcollectModel):
 
 ALL_TABLES: tuple[type[ArcollectModel], ...] = (
     CustomerRecord,
+    TinClaimRecord,
     InvoiceRecord,
     PaymentRecord,
+    CreditNoteRecord,
     PaymentAttemptRecord,
     StripeEventRecord,
     ActivityRecord,

@@ -89,6 +89,28 @@ def flag_shared_tin(record: CustomerRecord, other_customer_id: str, now: datetim
     return True
 
 
+def compact_tin(tin_type: str | None, tin: str) -> tuple[str, str | None]:
+    """The TIN as fingerprinted and stored, and why it fails its check (None when it passes)."""
+    if tin_type is None:
+        return tin, "tin: given without tin_type (say which kind: ein, ssn, itin, eu_vat, ...)"
+    try:
+        return normalise_tin(tin_type, tin), None
+    except ValidationError as exc:
+        return "".join(ch for ch in tin if ch.isalnum()), f"tin: {exc.message}"
+
+
+def tin_fingerprint_input(tin_type: str | None, compact: str) -> str:
+    return f"{tin_type}:{compact}"
+
+
+def row_fingerprint(row: CustomerRow, existing: CustomerRecord | None, vault: TinVault) -> str | None:
+    """The fingerprint a customer row's TIN will have, before merging (to read its claim up front)."""
+    if row.tin is None:
+        return None
+    tin_type = row.tin_type or (existing.tin_type if existing else None)
+    return vault.fingerprint(tin_fingerprint_input(tin_type, compact_tin(tin_type, row.tin)[0]))
+
+
 def _reason_field(reason: str) -> str:
     return reason.split(":", 1)[0].split(" ", 1)[0]
 
@@ -109,16 +131,10 @@ def _merge_tin(
         record.tin_type = row.tin_type
     if row.tin is None:
         return False, []
-    if record.tin_type is None:
-        reasons.append("tin: given without tin_type (say which kind: ein, ssn, itin, eu_vat, ...)")
-        compact = row.tin
-    else:
-        try:
-            compact = normalise_tin(record.tin_type, row.tin)
-        except ValidationError as exc:
-            reasons.append(f"tin: {exc.message}")
-            compact = "".join(ch for ch in row.tin if ch.isalnum())
-    fingerprint = vault.fingerprint(f"{record.tin_type}:{compact}")
+    compact, reason = compact_tin(record.tin_type, row.tin)
+    if reason:
+        reasons.append(reason)
+    fingerprint = vault.fingerprint(tin_fingerprint_input(record.tin_type, compact))
     others = sorted(c for c in tin_owners(fingerprint) if c != record.customer_id)
     reasons.extend(shared_tin_reason(other) for other in others)
     if fingerprint == record.tin_fingerprint:

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 
 from shared.errors import FileFormatError
 from shared.ledger.formats import KINDS, RecordKind
-from shared.ledger.importer import LedgerImporter
+
+if TYPE_CHECKING:  # the drop folder's names are read without loading the importer (arcollect/local)
+    from shared.ledger.importer import LedgerImporter
 
 INCOMING = "incoming/"
 REPORTS = "reports/"
@@ -28,15 +32,32 @@ def report_key(key: str) -> str:
     return REPORTS + key[len(INCOMING) :] + ".json"
 
 
-def keys_from_s3_event(event: dict[str, Any]) -> list[tuple[str, str]]:
-    """(bucket, key) pairs from an S3 notification, whether delivered directly or through SQS."""
-    pairs = []
-    for record in event.get("Records", []):
-        if record.get("eventSource") == "aws:sqs":
-            pairs.extend(keys_from_s3_event(json.loads(record["body"])))
-        elif "s3" in record:
-            pairs.append((record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"])))
-    return pairs
+class MalformedNotification(ValueError):
+    """A queue message that is not an S3 event notification: it fails alone, and reaches the dead-letter
+    queue after its retries. The message says what is wrong, never what the body holds."""
+
+
+def files_in_notification(body: str) -> list[tuple[str, str]]:
+    """(bucket, key) of every object an S3 event notification names, from the body of the SQS message S3
+    sent it in; none for the test event S3 sends when the notification is configured."""
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError:
+        raise MalformedNotification("the message body is not JSON") from None
+    if isinstance(message, dict) and message.get("Event") == "s3:TestEvent":
+        return []
+    try:
+        # Powertools' S3 event classes read the notification lazily, so a missing part fails here.
+        files = [
+            (record.s3.bucket.name, unquote_plus(record.s3.get_object.key))
+            for record in S3Event(message).records
+            if record.event_source == "aws:s3"
+        ]
+    except (KeyError, TypeError, AttributeError):
+        raise MalformedNotification("the message is not an S3 event notification") from None
+    if not files:
+        raise MalformedNotification("the message names no S3 object")
+    return files
 
 
 @dataclass

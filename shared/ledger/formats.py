@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-RecordKind = Literal["customers", "invoices", "payments"]
-KINDS: tuple[RecordKind, ...] = ("customers", "invoices", "payments")
+RecordKind = Literal["customers", "invoices", "payments", "credits"]
+KINDS: tuple[RecordKind, ...] = ("customers", "invoices", "payments", "credits")
 
 COLUMNS: dict[RecordKind, tuple[str, ...]] = {
     "customers": (
@@ -34,6 +34,15 @@ COLUMNS: dict[RecordKind, tuple[str, ...]] = {
         "po_number",
     ),
     "payments": ("payment_id", "customer_id", "invoice_id", "date", "amount", "currency", "method"),
+    "credits": ("credit_id", "customer_id", "invoice_id", "date", "amount", "currency", "reason"),
+}
+
+# The column that names each row's record: a rejected row is reported by this id, never another column's value.
+ID_COLUMN: dict[RecordKind, str] = {
+    "customers": "customer_id",
+    "invoices": "invoice_id",
+    "payments": "payment_id",
+    "credits": "credit_id",
 }
 
 # "Only the ids, dates, currency and amounts are required; empty means unknown."
@@ -41,6 +50,7 @@ REQUIRED: dict[RecordKind, tuple[str, ...]] = {
     "customers": ("customer_id",),
     "invoices": ("invoice_id", "customer_id", "issue_date", "due_date", "currency", "amount"),
     "payments": ("payment_id", "customer_id", "date", "amount", "currency"),
+    "credits": ("credit_id", "customer_id", "date", "amount", "currency"),
 }
 
 

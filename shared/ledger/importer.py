@@ -1,32 +1,47 @@
-"""Importing one CSV file of customers, invoices or payments: the same code behind `arcollect import` and
-the S3 drop folder. Good rows land even when others are rejected; a file-level fault writes nothing."""
+"""Importing one CSV file of customers, invoices, payments or credit notes: the same code behind `arcollect
+import` and the S3 drop folder. Good rows land even when others are rejected; a file-level fault writes
+nothing. Invoices, payments and credit notes go through the customer's ledger (customer_ledger.py), which
+re-allocates the customer's money as a whole, so the result depends on the set of rows, not their order."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.data.binding import bind_tables
-from shared.data.tables import CustomerRecord, ImportRecord, InvoiceRecord, PaymentRecord
-from shared.errors import ConflictError, DomainError, FileFormatError
+from shared.data.tables import (
+    CreditNoteRecord,
+    CustomerRecord,
+    ImportRecord,
+    InvoiceRecord,
+    PaymentRecord,
+    TinClaimRecord,
+)
+from shared.errors import ConflictError, DomainError, FileFormatError, ValidationError
+from shared.ledger.allocation import CREDIT_NOTE, PAYMENT
 from shared.ledger.csv_source import CsvSource, SourceRow, open_csv
-from shared.ledger.customer_sync import flag_shared_tin, merge_customer
-from shared.ledger.formats import COLUMNS, KINDS, RecordKind, missing_required
+from shared.ledger.customer_ledger import CustomerLedger, DocumentRecord, Write, document_key
+from shared.ledger.customer_sync import flag_shared_tin, merge_customer, row_fingerprint
+from shared.ledger.formats import COLUMNS, ID_COLUMN, KINDS, RecordKind, missing_required
 from shared.ledger.invoice_sync import merge_invoice
-from shared.ledger.payment_sync import plan_payment, same_payment
 from shared.ledger.report import STORED_PROBLEMS_LIMIT, ImportReport
-from shared.ledger.repository import LedgerRepository
+from shared.ledger.repository import TRANSACTION_ITEMS, LedgerRepository, LedgerStore, check_item_sizes
 from shared.ledger.rows import (
+    CreditRow,
     CustomerRow,
     InvoiceRow,
     PaymentRow,
+    parse_credit,
     parse_customer,
     parse_invoice,
     parse_payment,
 )
+from shared.money import quoted
 from shared.security.tin_vault import KmsTinVault, TinVault
 from shared.settings import RuntimeSettings
 
@@ -34,17 +49,32 @@ if TYPE_CHECKING:  # a column map is built by the caller; the Lambda path never 
     from shared.ledger.column_map import ColumnMap
 
 CHUNK_ROWS = 100
-_Row = TypeVar("_Row", CustomerRow, InvoiceRow, PaymentRow)
+# Customers' ledgers kept in memory during one import (each is read once, then kept current by the commits).
+LEDGER_CACHE_SIZE = 256
+COMMIT_ATTEMPTS = 3
+INDEX_ATTEMPTS = 6
+INDEX_BACKOFF_S = 0.1
+_Row = TypeVar("_Row", CustomerRow, InvoiceRow, PaymentRow, CreditRow)
+DocumentRow = PaymentRow | CreditRow
+Outcome = tuple[str, str]  # ("created" | "updated" | "unchanged" | "rejected", reason)
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 
 
 @dataclass
 class LedgerImporter:
-    repository: LedgerRepository
+    repository: LedgerStore
     vault: TinVault
     clock: Callable[[], datetime]
-    _owners_seen: dict[str, set[str]] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+    _claims: dict[str, TinClaimRecord] = field(default_factory=dict)
+    _claims_read: set[str] = field(default_factory=set)
     _customer_cache: dict[str, CustomerRecord] = field(default_factory=dict)
+    _ledgers: OrderedDict[str, CustomerLedger] = field(default_factory=OrderedDict)
+    _lines_by_id: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (first line, row hash)
+    _kind: RecordKind = "customers"
+    # The chunk's documents as stored (read once per chunk, again for a customer whose write is retried).
+    _documents_seen: dict[str, DocumentRecord] = field(default_factory=dict)
+    _documents_read: set[str] = field(default_factory=set)
 
     def import_file(
         self,
@@ -68,11 +98,15 @@ class LedgerImporter:
         if missing:
             raise FileFormatError(
                 f"the file has no column(s) {', '.join(missing)}, required for {kind} "
-                f"(its header: {', '.join(csv_file.header)})"
+                f"(its header: {_header_preview(csv_file.header)})"
             )
 
-        self._owners_seen = {}
+        self._claims = {}
+        self._claims_read = set()
         self._customer_cache = {}
+        self._ledgers = OrderedDict()
+        self._lines_by_id = {}
+        self._kind = kind
         report = ImportReport(import_id=uuid.uuid4().hex, kind=kind, source=source, dry_run=dry_run)
         stored = self._start(report)
         try:
@@ -92,7 +126,12 @@ class LedgerImporter:
         report: ImportReport,
         progress: Progress | None,
     ) -> None:
-        step = {"customers": self._customers, "invoices": self._invoices, "payments": self._payments}[kind]
+        step = {
+            "customers": self._customers,
+            "invoices": self._invoices,
+            "payments": self._payments,
+            "credits": self._credits,
+        }[kind]
         done = 0
         for chunk in _chunks(csv_file.rows(), CHUNK_ROWS):
             rows = []
@@ -118,42 +157,113 @@ class LedgerImporter:
     # --- customers ---------------------------------------------------------------------------------
 
     def _customers(self, rows: list[SourceRow], report: ImportReport) -> None:
+        """A chunk of customers costs two batch reads (the customers, the claims on their TINs) and its
+        writes in transactions of up to 100 items, each customer guarded by its version."""
         parsed: list[tuple[int, CustomerRow]] = self._parse(rows, parse_customer, report)
         existing = self.repository.customers(row.customer_id for _, row in parsed)
+        wanted = {row_fingerprint(row, existing.get(row.customer_id), self.vault) for _, row in parsed}
+        wanted |= {c.tin_fingerprint for c in existing.values()}
+        self._read_claims(fp for fp in wanted if fp)
+        changed: dict[str, CustomerRecord] = {}
+        claims_changed: dict[str, TinClaimRecord] = {}
+        lines_of: dict[str, list[int]] = {}
+        outcomes: list[tuple[int, str, Outcome]] = []
+        now = self.clock()
         for line, row in parsed:
+            before = existing.get(row.customer_id)
+            old_fingerprint = before.tin_fingerprint if before else None
             try:
-                merge = merge_customer(row, existing.get(row.customer_id), self.vault, self._tin_owners, self.clock())
+                merge = merge_customer(row, before, self.vault, self._tin_owners, now)
             except DomainError as exc:
-                report.reject(line, exc.message, row.customer_id)
+                outcomes.append((line, row.customer_id, ("rejected", exc.message)))
                 continue
             for warning in merge.warnings:
                 report.warn(line, warning, row.customer_id)
-            if merge.changed and not report.dry_run:
-                self.repository.save(merge.record)
-            self._flag_tin_holders(merge.tin_shared_with, row.customer_id, existing, report.dry_run)
-            # A later row of the same file sees this one (an export may repeat a customer).
-            existing[row.customer_id] = merge.record
-            if merge.record.tin_fingerprint:
-                owners = self._owners_seen.setdefault(merge.record.tin_fingerprint, set())
-                owners.add(row.customer_id)
-            report.count("created" if merge.created else "updated" if merge.changed else "unchanged")
+            record = merge.record
+            if merge.changed:
+                changed[row.customer_id] = record
+            if record.tin_fingerprint != old_fingerprint:
+                self._move_claim(row.customer_id, old_fingerprint, record.tin_fingerprint, claims_changed, now)
+            for holder in self._flag_tin_holders(merge.tin_shared_with, row.customer_id, existing):
+                changed[holder.customer_id] = holder
+                lines_of.setdefault(holder.customer_id, [])
+            # A later row of the same file sees this one.
+            existing[row.customer_id] = record
+            lines_of.setdefault(row.customer_id, []).append(line)
+            outcome = "created" if merge.created else "updated" if merge.changed else "unchanged"
+            outcomes.append((line, row.customer_id, (outcome, "")))
+        if not report.dry_run:
+            rejected = self._write_customers(list(changed.values()), list(claims_changed.values()))
+            if rejected:
+                reason = "the customer changed while this import was writing it: import the file again"
+                lost = {line for customer_id in rejected for line in lines_of.get(customer_id, [])}
+                outcomes = [(ln, i, ("rejected", reason) if ln in lost else o) for ln, i, o in outcomes]
+                self._claims.clear()  # what is stored is what the next chunk must see
+                self._claims_read.clear()
+        _count(report, outcomes)
+
+    def _read_claims(self, fingerprints: Iterable[str]) -> None:
+        """Each fingerprint is read once per import (a TIN nobody holds yet included)."""
+        missing = set(fingerprints) - self._claims_read
+        if missing:
+            self._claims.update(self.repository.tin_claims(missing))
+            self._claims_read |= missing
+
+    def _move_claim(
+        self,
+        customer_id: str,
+        old: str | None,
+        new: str | None,
+        changed: dict[str, TinClaimRecord],
+        now: datetime,
+    ) -> None:
+        if old:
+            self._read_claims([old])
+            claim = self._claims.get(old)
+            if claim is not None and customer_id in claim.holders():
+                claim.customer_ids = (claim.holders() - {customer_id}) or None
+                claim.updated_at = now
+                changed[old] = claim
+        if new:
+            self._read_claims([new])
+            claim = self._claims.setdefault(new, TinClaimRecord(new, updated_at=now))
+            claim.customer_ids = claim.holders() | {customer_id}
+            claim.updated_at = now
+            changed[new] = claim
+
+    def _write_customers(self, customers: list[CustomerRecord], claims: list[TinClaimRecord]) -> set[str]:
+        """Writes in transactions of up to 100 items; returns the customers of any transaction that lost
+        a race (nothing of it was written)."""
+        writes = [Write(c) for c in customers] + [Write(c) for c in claims]
+        lost: set[str] = set()
+        for start in range(0, len(writes), TRANSACTION_ITEMS):
+            batch = writes[start : start + TRANSACTION_ITEMS]
+            try:
+                self.repository.commit(batch)
+            except ConflictError:
+                lost |= {w.record.customer_id for w in batch if isinstance(w.record, CustomerRecord)}
+                lost |= {c for w in batch if isinstance(w.record, TinClaimRecord) for c in w.record.holders()}
+        return lost
 
     def _flag_tin_holders(
-        self, holders: list[str], claimant: str, known: dict[str, CustomerRecord], dry_run: bool
-    ) -> None:
+        self, holders: list[str], claimant: str, known: dict[str, CustomerRecord]
+    ) -> list[CustomerRecord]:
         """Both sides of a shared TIN need attention, not only the customer imported last."""
+        flagged = []
+        unknown = [h for h in holders if h not in known]
+        if unknown:
+            known.update(self.repository.customers(unknown))
         for holder_id in holders:
-            holder = known.get(holder_id) or self.repository.customer(holder_id)
+            holder = known.get(holder_id)
             if holder is not None and flag_shared_tin(holder, claimant, self.clock()):
-                known[holder_id] = holder
-                if not dry_run:
-                    self.repository.save(holder)
+                flagged.append(holder)
+        return flagged
 
     def _tin_owners(self, fingerprint: str) -> list[str]:
-        """Customers holding a TIN: those stored, and those earlier rows of this file gave it to (the
-        index is eventually consistent and a dry run stores nothing)."""
-        stored = set(self.repository.customers_with_tin(fingerprint))
-        return sorted(stored | self._owners_seen.get(fingerprint, set()))
+        """Customers holding a TIN: its claim as stored, kept current by the earlier rows of this import."""
+        self._read_claims([fingerprint])
+        claim = self._claims.get(fingerprint)
+        return sorted(claim.holders()) if claim else []
 
     def _customers_of(self, customer_ids: Iterable[str]) -> dict[str, CustomerRecord]:
         """The customers invoice and payment rows name, read once per import: a file's rows mostly name
@@ -169,96 +279,223 @@ class LedgerImporter:
     def _invoices(self, rows: list[SourceRow], report: ImportReport) -> None:
         parsed: list[tuple[int, InvoiceRow]] = self._parse(rows, parse_invoice, report)
         customers = self._customers_of(row.customer_id for _, row in parsed)
-        existing = self.repository.invoices(row.invoice_id for _, row in parsed)
-        new_records = {}
+        by_customer: dict[str, list[tuple[int, InvoiceRow]]] = {}
         for line, row in parsed:
             if row.customer_id not in customers:
                 report.reject(line, f"customer {row.customer_id} is not known: import customers first", row.invoice_id)
                 continue
-            try:
-                merge = merge_invoice(row, existing.get(row.invoice_id), self.clock())
-            except DomainError as exc:
-                report.reject(line, exc.message, row.invoice_id)
-                continue
-            if merge.created:
-                new_records[row.invoice_id] = merge.record
-            elif merge.changed and not report.dry_run and row.invoice_id not in new_records:
-                self.repository.save(merge.record)
-            existing[row.invoice_id] = merge.record
-            report.count("created" if merge.created else "updated" if merge.changed else "unchanged")
-        if new_records and not report.dry_run:
-            self.repository.insert_new(list(new_records.values()))
+            by_customer.setdefault(row.customer_id, []).append((line, row))
+        for customer_id, items in by_customer.items():
+            self._with_retries(customer_id, items, report, self._upsert_invoices)
 
-    # --- payments ----------------------------------------------------------------------------------
+    def _upsert_invoices(self, customer_id: str, items: list[tuple[int, InvoiceRow]], report: ImportReport) -> None:
+        ledger = self._ledger(customer_id, full=False)
+        stored = self.repository.invoices(row.invoice_id for _, row in items)
+        records: list[InvoiceRecord] = []
+        created: set[str] = set()
+        merged: set[str] = set()
+        outcomes: list[tuple[int, str, Outcome]] = []
+        now = self.clock()
+        for line, row in items:
+            found = stored.get(row.invoice_id)
+            existing = ledger.invoices.get(row.invoice_id, found) if found is not None and ledger.full else found
+            try:
+                merge = merge_invoice(row, existing, now)
+            except DomainError as exc:
+                outcomes.append((line, row.invoice_id, ("rejected", exc.message)))
+                continue
+            records.append(merge.record)
+            if merge.created:
+                created.add(row.invoice_id)
+            elif merge.changed:
+                merged.add(row.invoice_id)
+            outcome = "created" if merge.created else "updated" if merge.changed else "unchanged"
+            outcomes.append((line, row.invoice_id, (outcome, "")))
+        writes = ledger.upsert_invoices(records, created, merged) if records else []
+        self._commit(ledger, writes, report.dry_run)
+        _count(report, outcomes)
+
+    # --- payments and credit notes -----------------------------------------------------------------
 
     def _payments(self, rows: list[SourceRow], report: ImportReport) -> None:
-        parsed: list[tuple[int, PaymentRow]] = self._parse(rows, parse_payment, report)
-        self._customers_of(row.customer_id for _, row in parsed)
-        stored = self.repository.payments(row.payment_id for _, row in parsed)
-        # Records stay current across the chunk: a committed transaction bumps their local versions.
-        invoices = self.repository.invoices(row.invoice_id for _, row in parsed if row.invoice_id)
-        for line, row in parsed:
-            customer = self._customer_cache.get(row.customer_id)
-            try:
-                if customer is None:
-                    raise ConflictError(f"customer {row.customer_id} is not known: import customers first")
-                created = self._apply_payment(row, stored.get(row.payment_id), customer, invoices, report.dry_run)
-            except DomainError as exc:
-                report.reject(line, exc.message, row.payment_id)
-                continue
-            report.count("created" if created else "unchanged")
+        self._documents(self._parse(rows, parse_payment, report), report)
 
-    def _apply_payment(
-        self,
-        row: PaymentRow,
-        stored: PaymentRecord | None,
-        customer: CustomerRecord,
-        invoices: dict[str, InvoiceRecord],
-        dry_run: bool,
-    ) -> bool:
-        if stored is not None:
-            if same_payment(row, stored):
-                return False
-            raise ConflictError(
-                f"payment {row.payment_id} is already recorded with other details "
-                f"({stored.paid_on}, {stored.amount_minor} minor units {stored.currency}, "
-                f"customer {stored.customer_id})"
+    def _credits(self, rows: list[SourceRow], report: ImportReport) -> None:
+        self._documents(self._parse(rows, parse_credit, report), report)
+
+    def _documents(self, parsed: Sequence[tuple[int, DocumentRow]], report: ImportReport) -> None:
+        self._documents_seen, self._documents_read = {}, set()
+        if parsed:
+            self._stored_documents([row for _, row in parsed])
+        customers = self._customers_of(row.customer_id for _, row in parsed)
+        named = self.repository.invoices(row.invoice_id for _, row in parsed if row.invoice_id)
+        by_customer: dict[str, list[tuple[int, DocumentRow]]] = {}
+        for line, row in parsed:
+            if row.customer_id not in customers:
+                report.reject(line, f"customer {row.customer_id} is not known: import customers first", _doc_id(row))
+                continue
+            warning = _named_invoice_warning(row, named.get(row.invoice_id) if row.invoice_id else None)
+            if warning:
+                report.warn(line, warning, _doc_id(row))
+            by_customer.setdefault(row.customer_id, []).append((line, row))
+        for customer_id, items in by_customer.items():
+            self._with_retries(customer_id, items, report, self._add_documents)
+
+    def _stored_documents(self, rows: Sequence[DocumentRow]) -> dict[str, DocumentRecord]:
+        """The stored documents of these rows' ids: one batch read for a chunk, again for a retried customer."""
+        missing = [_doc_id(row) for row in rows if _doc_id(row) not in self._documents_read]
+        if missing:
+            found = (
+                self.repository.payments(missing)
+                if isinstance(rows[0], PaymentRow)
+                else self.repository.credit_notes(missing)
             )
-        if row.invoice_id is not None:
-            invoice = invoices.get(row.invoice_id)
-            if invoice is None:
-                raise ConflictError(f"invoice {row.invoice_id} is not known: import invoices first")
-            candidates = [invoice]
+            self._documents_seen.update(found)
+            self._documents_read.update(missing)
+        return {i: self._documents_seen[i] for i in (_doc_id(row) for row in rows) if i in self._documents_seen}
+
+    def _add_documents(self, customer_id: str, items: list[tuple[int, DocumentRow]], report: ImportReport) -> None:
+        ledger = self._ledger(customer_id, full=True)
+        stored = self._stored_documents([row for _, row in items])
+        now = self.clock()
+        records: list[DocumentRecord] = []
+        outcomes: list[tuple[int, str, Outcome]] = []
+        for line, row in items:
+            doc_id = _doc_id(row)
+            known = stored.get(doc_id) or ledger.documents.get(_doc_key(row))
+            if known is None:
+                records.append(_new_document(row, now))
+                outcomes.append((line, doc_id, ("created", "")))
+            elif _same_document(row, known):
+                outcomes.append((line, doc_id, ("unchanged", "")))
+            else:
+                outcomes.append((line, doc_id, ("rejected", _differs(row, known))))
+        writes = ledger.add_documents(records) if records else []
+        self._commit(ledger, writes, report.dry_run)
+        _count(report, outcomes)
+
+    # --- a customer's ledger -----------------------------------------------------------------------
+
+    def _ledger(self, customer_id: str, *, full: bool) -> CustomerLedger:
+        """The customer's ledger, read once per import (light until a document needs it whole)."""
+        ledger = self._ledgers.get(customer_id)
+        if ledger is not None and (ledger.full or not full):
+            self._ledgers.move_to_end(customer_id)
+            return ledger
+        customer = self.repository.customers([customer_id]).get(customer_id)
+        if customer is None:
+            raise ConflictError(f"customer {customer_id} is not known: import customers first")
+        if full or int(customer.document_count or 0) > 0 or customer.ledger_dirty:
+            ledger = self._load_full(customer)
         else:
-            candidates = [
-                i
-                for i in self.repository.customer_invoices(row.customer_id)
-                if i.currency == row.currency and i.balance_minor > 0
-            ]
-        plan = plan_payment(row, candidates, customer, self.clock())
-        if not dry_run:
+            ledger = CustomerLedger(customer, full=False)
+        self._ledgers[customer_id] = ledger
+        if len(self._ledgers) > LEDGER_CACHE_SIZE:
+            self._ledgers.popitem(last=False)
+        return ledger
+
+    def _load_full(self, customer: CustomerRecord) -> CustomerLedger:
+        customer_id = customer.customer_id
+        for attempt in range(INDEX_ATTEMPTS):
+            invoice_ids = self.repository.customer_invoice_ids(customer_id)
+            payment_ids, credit_ids = self.repository.customer_document_ids(customer_id)
+            if len(set(invoice_ids)) >= int(customer.invoice_count or 0) and len(set(payment_ids)) + len(
+                set(credit_ids)
+            ) >= int(customer.document_count or 0):
+                break
+            self.sleep(INDEX_BACKOFF_S * 2**attempt)
+        else:
+            raise ConflictError(
+                f"customer {customer_id}'s indexes are still catching up with recent writes; import the file again"
+            )
+        invoices = self.repository.invoices(invoice_ids)
+        documents: dict[tuple[str, str], DocumentRecord] = {}
+        for payment in self.repository.payments(payment_ids).values():
+            documents[document_key(payment)] = payment
+        for credit in self.repository.credit_notes(credit_ids).values():
+            documents[document_key(credit)] = credit
+        ledger = CustomerLedger(
+            customer,
+            full=True,
+            invoices={i.invoice_id: i for i in invoices.values() if i.customer_id == customer_id},
+            documents=documents,
+        )
+        if customer.ledger_dirty:
+            self._commit(ledger, ledger.settle_everything(), dry_run=False)
+        return ledger
+
+    def _with_retries(
+        self,
+        customer_id: str,
+        items: Sequence[tuple[int, Any]],
+        report: ImportReport,
+        attempt: Callable[[str, Any, ImportReport], None],
+    ) -> None:
+        """A concurrent writer to the same customer is not the rows' fault: read again and redo, a few times."""
+        for tries in range(COMMIT_ATTEMPTS):
             try:
-                self.repository.apply_payment(plan.payment, plan.invoices, plan.customer, plan.activity)
-            except ConflictError:
-                # The plan changed these records in memory; what is stored is what later rows must see.
-                invoices.update(self.repository.invoices(i.invoice_id for i in plan.invoices))
-                self._customer_cache.update(self.repository.customers([row.customer_id]))
-                raise
-        return True
+                attempt(customer_id, items, report)
+                return
+            except ConflictError as exc:
+                self._ledgers.pop(customer_id, None)
+                self._documents_read -= {_row_id(row) for _, row in items}  # a concurrent import may have them
+                if tries == COMMIT_ATTEMPTS - 1:
+                    reason = f"{exc.message}: import the file again"
+            except ValidationError as exc:
+                self._ledgers.pop(customer_id, None)
+                reason = exc.message
+                break
+        for line, row in items:
+            report.reject(line, reason, _row_id(row))
+
+    def _commit(self, ledger: CustomerLedger, writes: list[Write], dry_run: bool) -> None:
+        """One transaction when it fits; otherwise several, the customer marked dirty until the last lands so
+        an interruption is finished by the next import that reads this customer."""
+        if dry_run or not writes:
+            return
+        check_item_sizes(writes)
+        customer = ledger.customer
+        # New documents first: they are the ledger's source of truth, everything else is derived from them.
+        others = sorted((w for w in writes if w.record is not customer), key=lambda w: not w.new)
+        per_transaction = TRANSACTION_ITEMS - 1
+        batches = [others[i : i + per_transaction] for i in range(0, len(others), per_transaction)] or [[]]
+        for number, batch in enumerate(batches, start=1):
+            customer.ledger_dirty = number < len(batches)
+            customer.updated_at = self.clock()
+            self.repository.commit([*batch, Write(customer)])
 
     # --- shared steps ------------------------------------------------------------------------------
 
-    @staticmethod
     def _parse(
-        rows: list[SourceRow], parser: Callable[[dict[str, str]], _Row], report: ImportReport
+        self, rows: list[SourceRow], parser: Callable[[dict[str, str]], _Row], report: ImportReport
     ) -> list[tuple[int, _Row]]:
+        """Rows that can be stored; a rejected row is reported by its own id column's value (never another
+        column's, which could be a TIN). A row repeating an id this file already gave is harmless when it says
+        the same (an export that lists a customer on each of its invoices) and an error when it does not: which
+        one is right is for the user to say, not for the order of the lines."""
+        id_column = ID_COLUMN[self._kind]
         parsed = []
         for source_row in rows:
+            record_id = source_row.values.get(id_column, "").strip() or None
             try:
-                parsed.append((source_row.line, parser(source_row.values)))
+                row = parser(source_row.values)
             except DomainError as exc:
-                record_id = next(iter(source_row.values.values()), "") or None
-                report.reject(source_row.line, exc.message, record_id)
+                report.reject(source_row.line, exc.message, record_id if record_id and len(record_id) <= 128 else None)
+                continue
+            row_id = _row_id(row)
+            first = self._lines_by_id.get(row_id)
+            if first is not None:
+                if first[1] == hash(row):
+                    report.count("unchanged")
+                else:
+                    report.reject(
+                        source_row.line,
+                        f"duplicate of line {first[0]} ({id_column} {row_id}) with other values",
+                        row_id,
+                    )
+                continue
+            self._lines_by_id[row_id] = (source_row.line, hash(row))
+            parsed.append((source_row.line, row))
         return parsed
 
     def _start(self, report: ImportReport) -> ImportRecord | None:
@@ -282,6 +519,112 @@ class LedgerImporter:
         record.problems = [asdict(p) for p in report.problems[:STORED_PROBLEMS_LIMIT]]
         record.finished_at = self.clock()
         self.repository.save(record)
+
+
+def _header_preview(header: list[str], limit: int = 20) -> str:
+    shown = ", ".join(quoted(name) for name in header[:limit])
+    return shown + (f", … ({len(header) - limit} more)" if len(header) > limit else "")
+
+
+def _row_id(row: Any) -> str:
+    return str(getattr(row, ID_COLUMN_BY_ROW[type(row)]))
+
+
+ID_COLUMN_BY_ROW: dict[type, str] = {
+    CustomerRow: "customer_id",
+    InvoiceRow: "invoice_id",
+    PaymentRow: "payment_id",
+    CreditRow: "credit_id",
+}
+
+
+def _doc_id(row: DocumentRow) -> str:
+    return row.payment_id if isinstance(row, PaymentRow) else row.credit_id
+
+
+def _doc_key(row: DocumentRow) -> tuple[str, str]:
+    return (PAYMENT, row.payment_id) if isinstance(row, PaymentRow) else (CREDIT_NOTE, row.credit_id)
+
+
+def _doc_date(row: DocumentRow) -> str:
+    return (row.paid_on if isinstance(row, PaymentRow) else row.credited_on).isoformat()
+
+
+def _new_document(row: DocumentRow, now: datetime) -> DocumentRecord:
+    if isinstance(row, PaymentRow):
+        return PaymentRecord(
+            row.payment_id,
+            customer_id=row.customer_id,
+            paid_on=row.paid_on.isoformat(),
+            currency=row.currency,
+            amount_minor=row.amount_minor,
+            invoice_id=row.invoice_id,
+            method=row.method,
+            source="erp",
+            status="settled",
+            allocations=[],
+            unapplied_minor=0,
+            created_at=now,
+        )
+    return CreditNoteRecord(
+        row.credit_id,
+        customer_id=row.customer_id,
+        credited_on=row.credited_on.isoformat(),
+        currency=row.currency,
+        amount_minor=row.amount_minor,
+        invoice_id=row.invoice_id,
+        reason=row.reason,
+        source="erp",
+        allocations=[],
+        unapplied_minor=0,
+        created_at=now,
+    )
+
+
+def _stored_date(record: DocumentRecord) -> str:
+    return record.paid_on if isinstance(record, PaymentRecord) else record.credited_on
+
+
+def _same_document(row: DocumentRow, stored: DocumentRecord) -> bool:
+    """The same document again (a re-imported file): same customer, date, currency, amount and invoice."""
+    return (
+        stored.customer_id == row.customer_id
+        and _stored_date(stored) == _doc_date(row)
+        and stored.currency == row.currency
+        and int(stored.amount_minor) == row.amount_minor
+        and (stored.invoice_id or None) == row.invoice_id
+    )
+
+
+def _differs(row: DocumentRow, stored: DocumentRecord) -> str:
+    label = "payment" if isinstance(row, PaymentRow) else "credit note"
+    return (
+        f"{label} {_doc_id(row)} is already recorded with other details ({_stored_date(stored)}, "
+        f"{int(stored.amount_minor)} minor units {stored.currency}, customer {stored.customer_id}, "
+        f"invoice {stored.invoice_id or '-'})"
+    )
+
+
+def _named_invoice_warning(row: DocumentRow, invoice: InvoiceRecord | None) -> str | None:
+    """A document naming an invoice it cannot pay is kept, as the customer's credit, and said."""
+    label = "payment" if isinstance(row, PaymentRow) else "credit note"
+    if row.invoice_id is None:
+        return None
+    if invoice is None:
+        return f"invoice {row.invoice_id} is not known yet: the {label} is held as credit until it is imported"
+    if invoice.customer_id != row.customer_id:
+        return f"invoice {row.invoice_id} belongs to another customer: the {label} is held as credit"
+    if invoice.currency != row.currency:
+        return f"invoice {row.invoice_id} is in {invoice.currency}: the {label} ({row.currency}) is held as credit"
+    return None
+
+
+def _count(report: ImportReport, outcomes: list[tuple[int, str, Outcome]]) -> None:
+    for line, record_id, (outcome, reason) in outcomes:
+        if outcome == "rejected":
+            report.reject(line, reason, record_id)
+        else:
+            report.count(outcome)  # type: ignore[arg-type]
 
 
 def _chunks(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:

@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +71,7 @@ class LocalProcess:
     directory: Path
     port: int
     log: Path
+    health_answers: list[tuple[int, bytes]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -92,7 +93,8 @@ class LocalProcess:
         assert answer is not None, f"nothing answers at {self.url}{path}"
         return answer
 
-    def wait_healthy(self, timeout: float) -> tuple[int, bytes]:
+    def wait_answering(self, timeout: float) -> tuple[int, bytes]:
+        """The first answer from /health, whatever it says (503 while starting)."""
         return wait_for(
             lambda: get(f"{self.url}/health", timeout=2),
             timeout=timeout,
@@ -101,8 +103,25 @@ class LocalProcess:
         )
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:
-        """local.json appears once everything, the demo ledger included, is in place."""
-        return wait_for(self.state, timeout=timeout, what=".arcollect/local.json", process=self.process)
+        """Poll /health until it answers 200, which it does only once everything (the demo ledger included)
+        is in place and local.json is written; returns local.json. Every earlier answer is kept in
+        `health_answers`."""
+
+        def ready() -> tuple[int, bytes] | None:
+            answer = get(f"{self.url}/health", timeout=2)
+            if answer is not None:
+                self.health_answers.append(answer)
+            return answer if answer is not None and answer[0] == 200 else None
+
+        wait_for(ready, timeout=timeout, what="200 from /health", process=self.process)
+        state = self.state()
+        assert state is not None, "/health said ready before local.json was written"
+        return state
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60) -> int:
+        """Stop it as a user would; its exit code."""
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Another `arcollect` command, in the same directory (so it finds local.json)."""
@@ -132,7 +151,8 @@ def _clean_environment() -> dict[str, str]:
 
 @pytest.fixture
 def start_local(tmp_path: Path) -> Iterator[Callable[..., LocalProcess]]:
-    """Start `arcollect local ARGS --port <free>` in a fresh directory; stopped (then killed) at teardown."""
+    """Start `arcollect local ARGS --port <free>` in this test's directory (each start in the same one, so
+    a restart finds the data the last run saved); stopped (then killed) at teardown."""
     started: list[LocalProcess] = []
 
     def start(*args: str) -> LocalProcess:

@@ -1,4 +1,4 @@
-"""The app synthesized once per stage per session, without pip (`bundle=false`), for the template tests."""
+"""The app synthesized once per stage per session with `bundle=false` (no layer install), for the template tests."""
 
 from __future__ import annotations
 

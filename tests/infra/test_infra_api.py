@@ -1,24 +1,31 @@
-"""The REST API: GET /health proxied to the api function, IAM on staff routes, throttled, logged, behind WAF."""
+"""The REST API: every path proxied to the api function (public, or IAM on staff routes), API Gateway's own
+errors in the contract's envelope, throttled, logged, behind WAF."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 from synthesized_app import Synthesized
+
+from shared.api.errors import HTTP_ERROR_CODES
+
+API_FUNCTION_PATHS = {"/", "/health", "/openapi.json", "/docs", "/{proxy+}", "/staff", "/staff/{proxy+}"}
 
 
 def _methods(synth: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
     """Methods by (HTTP method, full path)."""
     resources = synth.resources("AWS::ApiGateway::Resource")
 
-    def path_of(resource_id: str) -> str:
-        properties = resources[resource_id]["Properties"]
-        parent = properties["ParentId"]
-        prefix = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"])
-        return f"{prefix}/{properties['PathPart']}"
+    def path_of(resource: dict[str, Any]) -> str:
+        if "Fn::GetAtt" in resource:  # the API's RootResourceId
+            return ""
+        properties = resources[resource["Ref"]]["Properties"]
+        return f"{path_of(properties['ParentId'])}/{properties['PathPart']}"
 
     return {
-        (method["Properties"]["HttpMethod"], path_of(method["Properties"]["ResourceId"]["Ref"])): method["Properties"]
+        (method["Properties"]["HttpMethod"], path_of(method["Properties"]["ResourceId"]) or "/"): method["Properties"]
         for method in synth.resources("AWS::ApiGateway::Method").values()
     }
 
@@ -31,18 +38,101 @@ def _integrated_function(method: dict[str, Any]) -> str:
     return str(function_ref)
 
 
-def test_get_health_is_public_and_proxied_to_the_api_function(dev: Synthesized) -> None:
-    health = _methods(dev)[("GET", "/health")]
-    assert health["AuthorizationType"] == "NONE"
-    assert _integrated_function(health) == dev.our_function_ids()["api"]
+def _gateway_responses(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        response["Properties"]["ResponseType"]: response["Properties"]
+        for response in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
 
 
-def test_staff_routes_need_iam(dev: Synthesized) -> None:
-    staff = {key: method for key, method in _methods(dev).items() if key[1].startswith("/staff")}
-    assert staff
+def _rendered(template: str) -> Any:
+    """The body API Gateway would send: its variables substituted as it does (messageString comes quoted)."""
+    body = template.replace("$context.error.messageString", json.dumps('Said "no"')).replace(
+        "$context.error.responseType", "SOME_TYPE"
+    )
+    return json.loads(body)
+
+
+def test_every_method_of_every_path_reaches_the_api_function_so_it_answers_404_405_and_head(
+    dev: Synthesized,
+) -> None:
+    methods = _methods(dev)
+
+    assert {path for _, path in methods} == API_FUNCTION_PATHS
+    assert {method for method, _ in methods} == {"ANY"}
+    for method in methods.values():
+        assert _integrated_function(method) == dev.our_function_ids()["api"]
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/openapi.json", "/docs", "/{proxy+}"])
+def test_health_the_api_docs_and_the_catch_all_are_public(dev: Synthesized, path: str) -> None:
+    assert _methods(dev)[("ANY", path)]["AuthorizationType"] == "NONE"
+
+
+def test_staff_routes_need_iam_at_their_own_resources_so_the_public_catch_all_never_matches_them(
+    dev: Synthesized,
+) -> None:
+    staff = {path: method for (_, path), method in _methods(dev).items() if path.startswith("/staff")}
+
+    # /staff/{proxy+} needs at least one segment: /staff itself has its own IAM method, or it would be /{proxy+}'s.
+    assert set(staff) == {"/staff", "/staff/{proxy+}"}
     for method in staff.values():
         assert method["AuthorizationType"] == "AWS_IAM"
-        assert _integrated_function(method) == dev.our_function_ids()["api"]
+
+
+def test_api_gateways_own_errors_are_answered_in_the_error_envelope(dev: Synthesized) -> None:
+    responses = _gateway_responses(dev)
+
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "WAF_FILTERED", "REQUEST_TOO_LARGE"} <= set(responses)
+    for response_type, response in responses.items():
+        (content_type,) = response["ResponseTemplates"]
+        document = _rendered(response["ResponseTemplates"][content_type])
+        assert content_type == "application/json"
+        assert set(document) == {"error"}, response_type
+        assert set(document["error"]) == {"code", "message", "details"}, response_type
+        assert document["error"]["code"] and document["error"]["message"], response_type
+
+
+@pytest.mark.parametrize(
+    ("response_type", "status"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", 401),
+        ("ACCESS_DENIED", 403),
+        ("WAF_FILTERED", 403),
+        ("THROTTLED", 429),
+        ("REQUEST_TOO_LARGE", 413),
+        ("RESOURCE_NOT_FOUND", 404),
+    ],
+)
+def test_api_gateway_errors_carry_the_same_code_the_function_gives_that_status(
+    dev: Synthesized, response_type: str, status: int
+) -> None:
+    response = _gateway_responses(dev)[response_type]
+    document = _rendered(response["ResponseTemplates"]["application/json"])
+
+    assert int(response.get("StatusCode", status)) == status
+    assert document["error"]["code"] == HTTP_ERROR_CODES[status]
+
+
+def test_an_unsigned_staff_call_is_a_401_that_names_the_signature_it_needs(dev: Synthesized) -> None:
+    response = _gateway_responses(dev)["MISSING_AUTHENTICATION_TOKEN"]
+
+    assert response["StatusCode"] == "401"
+    assert response["ResponseParameters"] == {"gatewayresponse.header.WWW-Authenticate": "'AWS4-HMAC-SHA256'"}
+
+
+def test_no_gateway_error_echoes_the_signed_request_back(dev: Synthesized) -> None:
+    """API Gateway's INVALID_SIGNATURE text quotes the canonical request, session token included."""
+    for response_type in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE", "EXPIRED_TOKEN", "ACCESS_DENIED"):
+        template = _gateway_responses(dev)[response_type]["ResponseTemplates"]["application/json"]
+        assert "$context" not in template, response_type
+
+
+def test_api_gateways_own_message_is_kept_where_no_message_of_ours_fits(dev: Synthesized) -> None:
+    document = _rendered(_gateway_responses(dev)["DEFAULT_4XX"]["ResponseTemplates"]["application/json"])
+
+    assert document["error"]["message"] == 'Said "no"'
+    assert document["error"]["details"] == [{"type": "SOME_TYPE", "message": 'Said "no"'}]
 
 
 def test_stage_is_throttled_access_logged_and_traced(stage: Synthesized) -> None:

@@ -8,7 +8,7 @@ from synthesized_app import Synthesized
 
 # X-Ray has no resource-level permissions: the only statement allowed on Resource "*".
 ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-LEDGER_TABLES = {"customers", "invoices", "payments", "activities", "imports"}
+LEDGER_TABLES = {"customers", "tin_claims", "invoices", "payments", "credit_notes", "activities", "imports"}
 # Item-level access only: no Scan, no DeleteItem, nothing that changes a table itself.
 ITEM_READS = {
     "dynamodb:BatchGetItem",
@@ -87,24 +87,33 @@ def test_ingest_reaches_only_the_ledger_tables_and_never_scans(dev: Synthesized)
     assert actions == ITEM_READS | ITEM_WRITES
 
 
-def test_ingest_may_encrypt_and_fingerprint_tins(dev: Synthesized) -> None:
-    kms_actions = {
-        action: _references(s["Resource"])
-        for s in _ingest_statements(dev)
-        for action in _as_list(s["Action"])
-        if action.startswith("kms:")
+def _key_id(synth: Synthesized, description: str) -> str:
+    return next(
+        lid for lid, key in synth.resources("AWS::KMS::Key").items() if key["Properties"]["Description"] == description
+    )
+
+
+def test_ingest_may_only_take_tin_data_keys_and_fingerprint_macs(dev: Synthesized) -> None:
+    kms = [s for s in _ingest_statements(dev) if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
+    tin_key = _key_id(dev, "Encrypts customers' TINs")
+    mac_key = next(
+        lid for lid, key in dev.resources("AWS::KMS::Key").items() if "Fingerprints" in key["Properties"]["Description"]
+    )
+    on_tin_keys = {
+        action: statement.get("Condition")
+        for statement in kms
+        if _references(statement["Resource"]) & {tin_key, mac_key}
+        for action in _as_list(statement["Action"])
     }
-    key_descriptions = {lid: key["Properties"]["Description"] for lid, key in dev.resources("AWS::KMS::Key").items()}
-    assert any("TIN" in key_descriptions[k] for k in kms_actions["kms:Encrypt"])
-    assert any("TIN" in key_descriptions[k] for k in kms_actions["kms:GenerateMac"])
+
+    assert on_tin_keys == {
+        "kms:GenerateDataKey": {"StringEquals": {"kms:EncryptionContext:purpose": "arcollect-tin"}},
+        "kms:GenerateMac": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+    }
 
 
 def test_no_function_may_decrypt_a_tin(dev: Synthesized) -> None:
-    tin_key = next(
-        lid
-        for lid, key in dev.resources("AWS::KMS::Key").items()
-        if key["Properties"]["Description"] == "Encrypts customers' TINs"
-    )
+    tin_key = _key_id(dev, "Encrypts customers' TINs")
     for statement in _all_statements(dev):
         if tin_key in _references(statement["Resource"]):
             assert "kms:Decrypt" not in _as_list(statement["Action"]), statement

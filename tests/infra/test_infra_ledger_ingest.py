@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from synthesized_app import Synthesized
 
+from shared.settings import RuntimeSettings, stage_names
+
 
 def _ingest_bucket_id(synth: Synthesized) -> str:
     (logical_id,) = [
@@ -67,3 +69,17 @@ def test_queue_feeds_the_ingest_function_one_file_at_a_time_with_a_dead_letter_q
         in alarm["Properties"].get("Dimensions", [])
     ]
     assert len(alarms) == 1 and alarms[0]["AlarmActions"]
+
+
+def test_the_ingest_function_is_given_every_setting_it_stops_without(dev: Synthesized) -> None:
+    variables = dev.our_functions()["ledger_ingest"]["Properties"]["Environment"]["Variables"]
+    # Key ARNs are CloudFormation references here; what matters is that each variable is set.
+    settings = RuntimeSettings.from_environment({name: str(value) for name, value in variables.items()})
+
+    assert (settings.stage, settings.table_prefix) == ("dev", stage_names("dev").table_prefix)
+
+
+def test_the_ingest_queues_are_named_as_the_local_system_names_them(dev: Synthesized) -> None:
+    names = {queue["Properties"]["QueueName"] for queue in dev.resources("AWS::SQS::Queue").values()}
+
+    assert {stage_names("dev").ledger_ingest_queue, stage_names("dev").ledger_ingest_dead_letter_queue} <= names

@@ -47,11 +47,16 @@ def test_table_keys_indexes_and_ttl_match_the_model(dev: Synthesized, spec: Tabl
     assert declared == {key.name: key.type for key in used if key}
 
     indexes = {
-        index["IndexName"]: (index["KeySchema"], index["Projection"]["ProjectionType"])
+        index["IndexName"]: (
+            index["KeySchema"],
+            index["Projection"]["ProjectionType"],
+            tuple(sorted(index["Projection"].get("NonKeyAttributes", []))),
+        )
         for index in properties.get("GlobalSecondaryIndexes", [])
     }
     assert indexes == {
-        index.name: (_key_schema(index.partition_key, index.sort_key), index.projection) for index in spec.indexes
+        index.name: (_key_schema(index.partition_key, index.sort_key), index.projection, index.non_key_attributes)
+        for index in spec.indexes
     }
 
     if spec.ttl_attribute:

@@ -78,3 +78,19 @@ def test_a_successful_transaction_applies_every_item(tables) -> None:
     )
     assert tables.get_item(TableName="plain", Key={"pk": {"S": "p1"}})["Item"]["n"] == {"N": "2"}
     assert tables.scan(TableName="ranged")["Count"] == 51
+
+
+def test_uninstall_puts_motos_own_transactions_back_and_install_brings_ours_again() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    moto_transactions.uninstall()
+    try:
+        restored = DynamoDBBackend.transact_write_items
+        copies_whole_tables = not hasattr(Table, "__deepcopy__")
+    finally:
+        moto_transactions.install()
+
+    assert restored is moto_transactions._original_transact
+    assert copies_whole_tables
+    assert DynamoDBBackend.transact_write_items is not moto_transactions._original_transact
