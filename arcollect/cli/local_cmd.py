@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.text import Text
 
-from arcollect.cli.output import EXIT_USAGE, emit_json, fail, stderr, stdout
+from arcollect.cli.output import EXIT_USAGE, emit_json, fail, plain, stderr, stdout
 
 if TYPE_CHECKING:  # the local system pulls in moto; only `arcollect local` should pay for that import
     from arcollect.local.persistence import SavedStateInfo
@@ -83,7 +84,7 @@ class _HumanEvents:
         stdout.print(f"Demo ledger loaded in {seconds:.1f} s: {', '.join(parts)} ({rejected} rejected)")
         for kind, report in reports.items():
             for problem in getattr(report, "problems", [])[:5]:
-                stdout.print(f"  {kind}: {problem}", markup=False)
+                stdout.print(plain(f"  {kind}: {problem}"))
 
     def ready(self, state: LocalState, seconds: float) -> None:
         stdout.print(f"Ready in {seconds:.1f} s. Press Ctrl-C to stop.")
@@ -185,9 +186,9 @@ def _print_outbox(messages: list[dict[str, Any]]) -> None:
     """Three short lines per message (when and to whom; what; about what), readable at any width."""
     for message in messages:
         when = (message.get("sent_at") or "")[:19].replace("T", " ") or "-"
-        stdout.print(f"[bold]{when}[/bold]  {message['channel']:5}  {message['to']}", markup=True, highlight=False)
+        stdout.print(Text.assemble(plain(when, "bold"), "  ", plain(f"{message['channel']:5}  {message['to']}")))
         text = message.get("subject") or (message.get("body_text") or "").replace("\n", " ")
-        stdout.print(f"  {text if len(text) <= 100 else text[:99] + '…'}", markup=False)
+        stdout.print(plain(f"  {text if len(text) <= 100 else text[:99] + '…'}"))
         about = []
         if message.get("customer_id"):
             about.append(f"customer {message['customer_id']}")
@@ -200,7 +201,7 @@ def _print_outbox(messages: list[dict[str, Any]]) -> None:
             if count:
                 about.append(f"{count} {plural}{'s' if count > 1 else ''}")
         if about:
-            stdout.print(f"  {' · '.join(about)}", markup=False)
+            stdout.print(plain(f"  {' · '.join(about)}"))
     stdout.print(f"{len(messages)} message{'s' if len(messages) != 1 else ''}", markup=False)
 
 
@@ -223,6 +224,6 @@ def outbox_command(
     if as_json:
         emit_json(messages)
     elif not messages:
-        stderr.print("The outbox is empty" + (f" for {to}." if to else "."))
+        stderr.print(plain("The outbox is empty" + (f" for {to}." if to else ".")))
     else:
         _print_outbox(messages)

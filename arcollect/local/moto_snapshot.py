@@ -10,8 +10,9 @@ A snapshot must be consistent (never half a transaction), so every request to th
 
 PIN-SENSITIVE: moto's backend objects (`moto.backends.get_backend`, `BackendDict`/`AccountSpecificBackend`,
 `s3_backends.bucket_accounts`, DynamoDB's `LimitedSizeDict`) and `ThreadedMotoServer._server` are private
-moto API (checked against moto 5.2.5). A snapshot is only read back by the same moto version (persistence.py checks before unpickling).
-Touched here and nowhere else; tests/integration/test_local_persistence.py proves the round trip.
+moto API (checked against moto 5.2.5). A snapshot is only read back by the same moto version (persistence.py
+checks before unpickling). Touched here and nowhere else; tests/integration/test_local_persistence.py proves
+the round trip.
 """
 
 from __future__ import annotations

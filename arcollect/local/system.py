@@ -102,9 +102,9 @@ class LocalSystem:
     def outbox_url(self) -> str:
         return f"{self.api_url}{OUTBOX_PATH}"
 
-    def start(self, saved: bytes | None = None) -> None:
-        """Everything the API needs, on the data `saved` by an earlier run; /health says "starting" until
-        `mark_ready`. The demo ledger is loaded separately."""
+    def start(self, restore: bool = False) -> None:
+        """Everything the API needs, with `restore` on the data the last run saved; /health says "starting"
+        until `mark_ready`. The demo ledger is loaded separately."""
         from moto.core import DEFAULT_ACCOUNT_ID
 
         self.gateway = LocalGateway(
@@ -120,13 +120,8 @@ class LocalSystem:
         # Claim the port first: a port in use should fail in a moment, not after provisioning.
         self.gateway.bind()
         self.emulator.start()
-        if saved is not None:
-            try:
-                self.emulator.restore(saved)
-            except Exception as exc:
-                raise SavedStateError(
-                    f"the saved state {self.store.path} cannot be restored ({type(exc).__name__}); {FRESH_HINT}"
-                ) from None
+        if restore:
+            self._restore()
         try:
             self.emulator.provision()
         except TableSchemaChanged as exc:
@@ -140,6 +135,16 @@ class LocalSystem:
         outbox.start_recording(environment.region)
         self._start_poller(arns)
         self.gateway.start()
+
+    def _restore(self) -> None:
+        """In its own frame, so the file's bytes are freed as soon as the data is back."""
+        payload, _ = self.store.read()
+        try:
+            self.emulator.restore(payload)
+        except Exception as exc:
+            raise SavedStateError(
+                f"the saved state {self.store.path} cannot be restored ({type(exc).__name__}); {FRESH_HINT}"
+            ) from None
 
     def _start_poller(self, arns: Mapping[str, str]) -> None:
         queue = self.emulator.ingest_queue
@@ -287,14 +292,13 @@ def run_local_system(options: LocalOptions, events: LocalEvents, until: threadin
     if not store.acquire():
         raise AlreadyRunning(f"a local system is already running in {options.data_dir.parent}")
     try:
-        saved: bytes | None = None
         info: SavedStateInfo | None = None
         if options.fresh:
             if store.discard():
                 events.discarded(store.path)
         elif store.exists():
-            saved, info = store.read()
-        _run(LocalSystem(options, store=store), events, until or threading.Event(), saved, info, began)
+            _, info = store.read()  # refused here, before anything starts, if it cannot be used
+        _run(LocalSystem(options, store=store), events, until or threading.Event(), info, began)
     finally:
         store.release()
     events.stopped()
@@ -304,7 +308,6 @@ def _run(
     system: LocalSystem,
     events: LocalEvents,
     stop: threading.Event,
-    saved: bytes | None,
     info: SavedStateInfo | None,
     began: float,
 ) -> None:
@@ -312,7 +315,7 @@ def _run(
     saver = PeriodicSaver(system.save, interval=options.save_interval)
     with _stop_on_signals():
         try:
-            system.start(saved)
+            system.start(restore=info is not None)
             events.serving(system, time.perf_counter() - began)
             if info is not None:
                 events.restored(info, time.perf_counter() - began)

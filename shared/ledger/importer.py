@@ -277,6 +277,9 @@ class LedgerImporter:
     # --- invoices ----------------------------------------------------------------------------------
 
     def _invoices(self, rows: list[SourceRow], report: ImportReport) -> None:
+        """A chunk's invoices are read in one batch, and the writes of several customers share a transaction
+        (each customer's own items kept together, its customer item guarding them); a transaction that loses
+        a race is redone customer by customer from what is stored."""
         parsed: list[tuple[int, InvoiceRow]] = self._parse(rows, parse_invoice, report)
         customers = self._customers_of(row.customer_id for _, row in parsed)
         by_customer: dict[str, list[tuple[int, InvoiceRow]]] = {}
@@ -285,12 +288,61 @@ class LedgerImporter:
                 report.reject(line, f"customer {row.customer_id} is not known: import customers first", row.invoice_id)
                 continue
             by_customer.setdefault(row.customer_id, []).append((line, row))
+        stored = self.repository.invoices(row.invoice_id for _, row in parsed)
+        planned: list[_Planned] = []
         for customer_id, items in by_customer.items():
-            self._with_retries(customer_id, items, report, self._upsert_invoices)
+            try:
+                ledger, writes, outcomes = self._plan_invoices(customer_id, items, stored)
+                check_item_sizes(writes)
+            except DomainError:
+                self._ledgers.pop(customer_id, None)
+                self._with_retries(customer_id, items, report, self._upsert_invoices)
+                continue
+            planned.append(_Planned(customer_id, items, ledger, writes, outcomes))
+        if report.dry_run:
+            for plan in planned:
+                _count(report, plan.outcomes)
+            return
+        for group in _pack(planned):
+            self._commit_group(group, report)
+
+    def _commit_group(self, group: list[_Planned], report: ImportReport) -> None:
+        if len(group) == 1 and len(group[0].writes) > TRANSACTION_ITEMS:
+            plan = group[0]
+            try:
+                self._commit(plan.ledger, plan.writes, dry_run=False)
+            except ConflictError:
+                self._ledgers.pop(plan.customer_id, None)
+                self._with_retries(plan.customer_id, plan.items, report, self._upsert_invoices)
+                return
+            _count(report, plan.outcomes)
+            return
+        writes = [w for plan in group for w in plan.writes]
+        if writes:
+            now = self.clock()
+            for plan in group:
+                plan.ledger.customer.updated_at = now
+        try:
+            if writes:
+                self.repository.commit(writes)
+        except ConflictError:
+            for plan in group:  # nothing of the transaction was written: redo each customer alone
+                self._ledgers.pop(plan.customer_id, None)
+                self._with_retries(plan.customer_id, plan.items, report, self._upsert_invoices)
+            return
+        for plan in group:
+            _count(report, plan.outcomes)
 
     def _upsert_invoices(self, customer_id: str, items: list[tuple[int, InvoiceRow]], report: ImportReport) -> None:
-        ledger = self._ledger(customer_id, full=False)
         stored = self.repository.invoices(row.invoice_id for _, row in items)
+        ledger, writes, outcomes = self._plan_invoices(customer_id, items, stored)
+        self._commit(ledger, writes, report.dry_run)
+        _count(report, outcomes)
+
+    def _plan_invoices(
+        self, customer_id: str, items: list[tuple[int, InvoiceRow]], stored: dict[str, InvoiceRecord]
+    ) -> tuple[CustomerLedger, list[Write], list[tuple[int, str, Outcome]]]:
+        ledger = self._ledger(customer_id, full=False)
         records: list[InvoiceRecord] = []
         created: set[str] = set()
         merged: set[str] = set()
@@ -312,8 +364,7 @@ class LedgerImporter:
             outcome = "created" if merge.created else "updated" if merge.changed else "unchanged"
             outcomes.append((line, row.invoice_id, (outcome, "")))
         writes = ledger.upsert_invoices(records, created, merged) if records else []
-        self._commit(ledger, writes, report.dry_run)
-        _count(report, outcomes)
+        return ledger, writes, outcomes
 
     # --- payments and credit notes -----------------------------------------------------------------
 
@@ -519,6 +570,38 @@ class LedgerImporter:
         record.problems = [asdict(p) for p in report.problems[:STORED_PROBLEMS_LIMIT]]
         record.finished_at = self.clock()
         self.repository.save(record)
+
+
+@dataclass
+class _Planned:
+    """One customer's share of a chunk, merged and derived, not yet written."""
+
+    customer_id: str
+    items: list[tuple[int, InvoiceRow]]
+    ledger: CustomerLedger
+    writes: list[Write]
+    outcomes: list[tuple[int, str, Outcome]]
+
+
+def _pack(planned: list[_Planned]) -> Iterator[list[_Planned]]:
+    """Customers' writes packed into transactions of at most 100 items, no customer split across two (one
+    too large for a transaction goes alone, through the multi-transaction commit)."""
+    group: list[_Planned] = []
+    size = 0
+    for plan in planned:
+        if not plan.writes:
+            yield [plan]
+            continue
+        if len(plan.writes) > TRANSACTION_ITEMS:
+            yield [plan]
+            continue
+        if size + len(plan.writes) > TRANSACTION_ITEMS:
+            yield group
+            group, size = [], 0
+        group.append(plan)
+        size += len(plan.writes)
+    if group:
+        yield group
 
 
 def _header_preview(header: list[str], limit: int = 20) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from arcollect.cli import customers_cmd
+from arcollect.cli import customers_cmd, output
 from arcollect.cli.app import app
 from arcollect.cli.output import make_console
 from shared.data.tables import CustomerRecord
@@ -43,8 +43,17 @@ def run(*args: str):
 
 
 def run_wide(*args: str):
-    """On a terminal wide enough that no table cell wraps, so a name can be looked for whole."""
-    return runner.invoke(app, [*args, "--stage", "test"], env={"COLUMNS": "400"})
+    """On a terminal wide enough that no table cell wraps, so a name can be looked for whole. Rich fixes a
+    console's width when it is made (from COLUMNS if set then), so the shared consoles are widened here."""
+    consoles = (output.stdout, output.stderr)
+    widths = [c._width for c in consoles]
+    for console in consoles:
+        console._width = 400
+    try:
+        return runner.invoke(app, [*args, "--stage", "test"], env={"COLUMNS": "400"})
+    finally:
+        for console, width in zip(consoles, widths, strict=True):
+            console._width = width
 
 
 def test_import_prints_each_problem_line_and_exits_1_when_a_row_is_rejected(aws, files) -> None:

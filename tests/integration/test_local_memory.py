@@ -51,7 +51,7 @@ def test_without_the_hook_moto_keeps_every_item_it_ever_made(emulator: Emulator)
     moto_memory.uninstall()
     try:
         _rewrite_one_item(emulator, 20)
+        # (Tables are no longer copied by transactions at all: arcollect/local/moto_transactions.py.)
         assert len(Item.instances_tracked) >= 20  # type: ignore[attr-defined]
-        assert len(Table.instances_tracked) >= 1  # type: ignore[attr-defined]
     finally:
         moto_memory.install()

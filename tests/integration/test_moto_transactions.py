@@ -94,3 +94,26 @@ def test_uninstall_puts_motos_own_transactions_back_and_install_brings_ours_agai
     assert restored is moto_transactions._original_transact
     assert copies_whole_tables
     assert DynamoDBBackend.transact_write_items is not moto_transactions._original_transact
+
+
+def test_a_failed_transaction_removes_the_items_it_created_under_a_new_partition(tables) -> None:
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        tables.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "fresh"}, "sk": {"S": "a"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "plain",
+                        "Key": {"pk": {"S": "p3"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert (
+        tables.query(
+            TableName="ranged", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "fresh"}}
+        )["Count"]
+        == 0
+    )
+    assert tables.scan(TableName="ranged")["Count"] == 50
