@@ -18,10 +18,10 @@ import hmac
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:  # imported where a TIN is sealed or opened: the ingest Lambda's cold start skips it
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 BLOB_VERSION = 1
 # Bound into every data key by KMS: a wrapped key only unwraps for this purpose, and an IAM policy can
@@ -81,6 +81,8 @@ class KmsTinVault:
 
     def decrypt(self, blob: bytes, customer_id: str) -> str:
         """The TIN in `blob`, which must have been encrypted for `customer_id`."""
+        from cryptography.exceptions import InvalidTag
+
         wrapped, nonce, ciphertext = _split(blob)
         cipher = self._unwrap(wrapped)
         try:
@@ -95,6 +97,8 @@ class KmsTinVault:
                 KeyId=self.key_id, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT
             )
             wrapped = bytes(response["CiphertextBlob"])
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
             cipher = AESGCM(bytes(response["Plaintext"]))
             key = self._data_key = _DataKey(cipher=cipher, wrapped=wrapped)
             self._unwrapped[wrapped] = cipher  # decrypting what this vault wrote needs no KMS call
@@ -112,6 +116,8 @@ class KmsTinVault:
                 raise TinBlobError("the TIN blob's data key is not one of arcollect's TIN keys") from None
             if len(self._unwrapped) >= _UNWRAPPED_CACHE_SIZE:
                 self._unwrapped.pop(next(iter(self._unwrapped)))
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
             cipher = self._unwrapped[wrapped] = AESGCM(bytes(response["Plaintext"]))
         return cipher
 

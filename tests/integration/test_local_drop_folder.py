@@ -70,21 +70,6 @@ def test_the_event_carries_each_message_as_lambda_delivers_it() -> None:
 # --- the poller against the emulator's queues ----------------------------------------------------------
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    saved_environment = dict(os.environ)
-    emulator = Emulator()
-    emulator.start()
-    try:
-        emulator.provision()
-        yield emulator
-    finally:
-        emulator.stop()
-        os.environ.clear()
-        os.environ.update(saved_environment)
-        runtime_settings.cache_clear()
-
-
 def _queues(emulator: Emulator) -> tuple[Any, str, str, str]:
     sqs = emulator.client("sqs")
     names = LocalDeployment().names

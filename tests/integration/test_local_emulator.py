@@ -43,21 +43,11 @@ def boom(event: Any, context: Any) -> None:
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A provisioned moto server, with this process's environment restored afterwards (the emulator
-    exports AWS_ENDPOINT_URL and friends, which other tests must not inherit)."""
-    saved_environment = dict(os.environ)
-    emulator = Emulator()
-    emulator.start()
-    try:
-        emulator.provision()
-        emulator.export_environment()
-        yield emulator
-    finally:
-        emulator.stop()
-        os.environ.clear()
-        os.environ.update(saved_environment)
-        runtime_settings.cache_clear()
+def emulator(emulator: Emulator) -> Emulator:
+    """The shared emulator (tests/integration/conftest.py), its endpoint exported as the CLI and the
+    handlers find it (the shared fixture restores the environment afterwards)."""
+    emulator.export_environment()
+    return emulator
 
 
 @pytest.fixture

@@ -3,31 +3,11 @@ pin-sensitive hook in arcollect/local/moto_memory.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
-import pytest
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 from arcollect.local import moto_memory
 from arcollect.local.emulator import Emulator
-from shared.settings import runtime_settings
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    saved_environment = dict(os.environ)
-    emulator = Emulator()
-    emulator.start()
-    try:
-        emulator.provision()
-        yield emulator
-    finally:
-        emulator.stop()
-        os.environ.clear()
-        os.environ.update(saved_environment)
-        runtime_settings.cache_clear()
 
 
 def _rewrite_one_item(emulator: Emulator, times: int) -> None:
