@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # a column map is built by the caller; the Lambda path never 
 
 CHUNK_ROWS = 100
 # Customers' ledgers kept in memory during one import (each is read once, then kept current by the commits).
-LEDGER_CACHE_SIZE = 256
+LEDGER_CACHE_SIZE = 1024
 COMMIT_ATTEMPTS = 3
 INDEX_ATTEMPTS = 6
 INDEX_BACKOFF_S = 0.1
@@ -72,6 +72,7 @@ class LedgerImporter:
     _ledgers: OrderedDict[str, CustomerLedger] = field(default_factory=OrderedDict)
     _lines_by_id: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (first line, row hash)
     _kind: RecordKind = "customers"
+    _prefetched: dict[str, CustomerRecord] = field(default_factory=dict)
     # The chunk's documents as stored (read once per chunk, again for a customer whose write is retried).
     _documents_seen: dict[str, DocumentRecord] = field(default_factory=dict)
     _documents_read: set[str] = field(default_factory=set)
@@ -105,6 +106,7 @@ class LedgerImporter:
         self._claims_read = set()
         self._customer_cache = {}
         self._ledgers = OrderedDict()
+        self._prefetched = {}
         self._lines_by_id = {}
         self._kind = kind
         report = ImportReport(import_id=uuid.uuid4().hex, kind=kind, source=source, dry_run=dry_run)
@@ -289,6 +291,7 @@ class LedgerImporter:
                 continue
             by_customer.setdefault(row.customer_id, []).append((line, row))
         stored = self.repository.invoices(row.invoice_id for _, row in parsed)
+        self._prefetch_customers(by_customer)
         planned: list[_Planned] = []
         for customer_id, items in by_customer.items():
             try:
@@ -389,6 +392,7 @@ class LedgerImporter:
             if warning:
                 report.warn(line, warning, _doc_id(row))
             by_customer.setdefault(row.customer_id, []).append((line, row))
+        self._prefetch_customers(by_customer)
         for customer_id, items in by_customer.items():
             self._with_retries(customer_id, items, report, self._add_documents)
 
@@ -427,13 +431,19 @@ class LedgerImporter:
 
     # --- a customer's ledger -----------------------------------------------------------------------
 
+    def _prefetch_customers(self, customer_ids: Iterable[str]) -> None:
+        """The customer items of a chunk's ledgers not in memory, in one batch read (not one per customer)."""
+        missing = set(customer_ids) - self._ledgers.keys() - self._prefetched.keys()
+        if missing:
+            self._prefetched.update(self.repository.customers(missing))
+
     def _ledger(self, customer_id: str, *, full: bool) -> CustomerLedger:
         """The customer's ledger, read once per import (light until a document needs it whole)."""
         ledger = self._ledgers.get(customer_id)
         if ledger is not None and (ledger.full or not full):
             self._ledgers.move_to_end(customer_id)
             return ledger
-        customer = self.repository.customers([customer_id]).get(customer_id)
+        customer = self._prefetched.pop(customer_id, None) or self.repository.customers([customer_id]).get(customer_id)
         if customer is None:
             raise ConflictError(f"customer {customer_id} is not known: import customers first")
         if full or int(customer.document_count or 0) > 0 or customer.ledger_dirty:
@@ -489,6 +499,7 @@ class LedgerImporter:
                 return
             except ConflictError as exc:
                 self._ledgers.pop(customer_id, None)
+                self._prefetched.pop(customer_id, None)
                 self._documents_read -= {_row_id(row) for _, row in items}  # a concurrent import may have them
                 if tries == COMMIT_ATTEMPTS - 1:
                     reason = f"{exc.message}: import the file again"
