@@ -10,7 +10,6 @@ document it summarises, guarded by its version, so concurrent writers to one cus
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -123,7 +122,7 @@ class CustomerLedger:
         open_count = int(self.customer.open_invoices or 0)
         writes = []
         for record in records:
-            snapshot = _snapshot(record) if record.invoice_id in old_balances else None
+            derived = _derived(record) if record.invoice_id in old_balances else None
             _apply_invoice_result(record, allocate_group([group_invoice(record)], []), record.invoice_id)
             if record.invoice_id in old_balances:
                 currency, old = old_balances[record.invoice_id]
@@ -131,7 +130,7 @@ class CustomerLedger:
                 open_count -= old > 0
             open_minor[record.currency] = open_minor.get(record.currency, 0) + int(record.balance_minor)
             open_count += int(record.balance_minor) > 0
-            if record.invoice_id in merged or _snapshot(record) != snapshot:
+            if record.invoice_id in merged or _derived(record) != derived:
                 writes.append(Write(record))
         self.customer.open_minor = {c: v for c, v in sorted(open_minor.items()) if v}
         self.customer.open_invoices = open_count
@@ -169,10 +168,6 @@ class CustomerLedger:
     def _with_customer(self, writes: list[Write]) -> list[Write]:
         """The customer item closes every commit: its version serialises writers to this customer."""
         return [*writes, Write(self.customer)] if writes else []
-
-
-def _snapshot(record: LedgerRecord) -> dict:
-    return record.serialize(null_check=False)
 
 
 def _derived(record: InvoiceRecord) -> tuple[object, ...]:
@@ -247,11 +242,3 @@ def _activity(record: DocumentRecord) -> ActivityRecord:
         details=details,
         occurred_at=occurred,
     )
-
-
-def open_balances_of(invoices: list[InvoiceRecord]) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for invoice in invoices:
-        if int(invoice.balance_minor) > 0:
-            totals[invoice.currency] += int(invoice.balance_minor)
-    return dict(totals)
