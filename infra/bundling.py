@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO_ROOT / ".build"
 
 LAMBDA_PYTHON_VERSION = "3.13"
-LAMBDA_PLATFORM = "aarch64-manylinux2014"  # uv's name for pip's manylinux2014_aarch64
+LAMBDA_PLATFORM = "aarch64-manylinux_2_34"  # Lambda python3.13 runs on Amazon Linux 2023: glibc 2.34
 
 _IGNORED_DIRS = {"__pycache__"}
 _IGNORED_SUFFIXES = {".pyc", ".pyo"}

@@ -11,6 +11,8 @@ from constructs import Node
 from shared.settings import StageNames, stage_names
 
 PRODUCTION_STAGE = "prod"
+DEFAULT_SENDER_EMAIL = "ar@example.com"
+DEFAULT_SELLER_NAME = "arcollect"
 
 
 def context_flag(node: Node, key: str, *, default: bool) -> bool:
@@ -29,16 +31,33 @@ class StageConfig:
 
     stage: str
     bundle: bool = True
+    sender_email: str = DEFAULT_SENDER_EMAIL  # the SES identity reminders come from
+    seller_name: str = DEFAULT_SELLER_NAME  # who the reminders speak for
+    portal_url: str | None = None  # None: the API's own URL
 
     def __post_init__(self) -> None:
         stage_names(self.stage)  # refuses a name that cannot prefix every resource
+        local, _, domain = self.sender_email.partition("@")
+        if not local or "." not in domain:
+            raise ValueError(
+                f"sender_email {self.sender_email!r}: give the address reminders come from, e.g. ar@acme.com"
+            )
+        if self.portal_url is not None and not self.portal_url.startswith("https://"):
+            raise ValueError(f"portal_url {self.portal_url!r}: links in reminders must use https://")
 
     @classmethod
     def from_context(cls, node: Node) -> StageConfig:
         return cls(
             stage=str(node.try_get_context("stage") or "dev"),
             bundle=context_flag(node, "bundle", default=True),
+            sender_email=str(node.try_get_context("sender_email") or DEFAULT_SENDER_EMAIL),
+            seller_name=str(node.try_get_context("seller_name") or DEFAULT_SELLER_NAME),
+            portal_url=str(node.try_get_context("portal_url") or "") or None,
         )
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_email.partition("@")[2]
 
     @property
     def is_production(self) -> bool:

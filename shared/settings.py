@@ -79,6 +79,53 @@ class StageNames:
     def local_ingest_bucket(self) -> str:
         return f"{self.prefix}-ingest"
 
+    @property
+    def local_documents_bucket(self) -> str:
+        return f"{self.prefix}-documents"
+
+    @property
+    def send_retry_queue(self) -> str:
+        """Failed reminder sends wait here for another attempt."""
+        return self.queue("send-retry")
+
+    @property
+    def send_retry_dead_letter_queue(self) -> str:
+        return self.queue("send-retry-dlq")
+
+    @property
+    def email_feedback_queue(self) -> str:
+        """SES bounce and complaint notifications (through the feedback topic)."""
+        return self.queue("email-feedback")
+
+    @property
+    def email_feedback_dead_letter_queue(self) -> str:
+        return self.queue("email-feedback-dlq")
+
+    @property
+    def email_feedback_topic(self) -> str:
+        return f"{self.prefix}-email-feedback"
+
+    @property
+    def ses_configuration_set(self) -> str:
+        return f"{self.prefix}-reminders"
+
+    @property
+    def link_secret_name(self) -> str:
+        """The Secrets Manager secret holding the key that signs portal links."""
+        return f"{self.prefix}/link-signing"
+
+    @property
+    def dunning_state_machine(self) -> str:
+        return f"{self.prefix}-dunning"
+
+    @property
+    def schedule_group(self) -> str:
+        return self.prefix
+
+    @property
+    def dunning_schedule(self) -> str:
+        return f"{self.prefix}-dunning-hourly"
+
     def settings(
         self, *, region: str, endpoint_url: str | None = None, ingest_bucket: str | None = None
     ) -> RuntimeSettings:
@@ -110,6 +157,16 @@ class RuntimeSettings:
     endpoint_url: str | None = None
     # Named only by the local system; nothing deployed reads it (the drop folder takes the bucket from the event).
     ingest_bucket: str | None = None
+    # The day the system treats as today (`arcollect local --today`); None: the clock's. Never set in AWS.
+    today: str | None = None
+    # Dunning (set on the functions that send; the others never read them).
+    documents_bucket: str | None = None  # letters, agency referrals, run manifests
+    sender_email: str | None = None  # the verified SES identity reminders come from
+    seller_name: str | None = None  # who the reminders speak for
+    portal_url: str | None = None  # base URL of the portal page the links open
+    link_secret_id: str | None = None  # Secrets Manager secret of the link-signing key
+    send_retry_queue_url: str | None = None
+    ses_configuration_set: str | None = None
 
     @classmethod
     def names(cls) -> list[str]:

@@ -82,6 +82,7 @@ class _HumanEvents:
         parts = [f"{_import_counts(r)['rows']} {kind}" for kind, r in reports.items()]
         rejected = sum(_import_counts(r)["rejected"] for r in reports.values())
         stdout.print(f"Demo ledger loaded in {seconds:.1f} s: {', '.join(parts)} ({rejected} rejected)")
+        stdout.print("  standard dunning policy active: try `arcollect dunning run --wait`, then `arcollect outbox`")
         for kind, report in reports.items():
             for problem in getattr(report, "problems", [])[:5]:
                 stdout.print(plain(f"  {kind}: {problem}"))

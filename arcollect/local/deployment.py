@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ class LocalDeployment:
     # The verified SES identity reminders are sent from. `.local` is never delivered anywhere; the
     # emulator only checks that the sender was verified, as SES would.
     sender_email: str = "ar@arcollect.local"
+    seller_name: str = "Demo Supplies Inc."
 
     @property
     def names(self) -> StageNames:
@@ -45,11 +47,37 @@ class LocalDeployment:
     def ingest_bucket(self) -> str:
         return self.names.local_ingest_bucket
 
-    def settings(self, endpoint_url: str | None) -> RuntimeSettings:
-        """This deployment's runtime settings; `endpoint_url` None means AWS itself (or moto in-process)."""
-        return self.names.settings(region=self.region, endpoint_url=endpoint_url, ingest_bucket=self.ingest_bucket)
+    @property
+    def documents_bucket(self) -> str:
+        return self.names.local_documents_bucket
 
-    def environment(self, endpoint_url: str, moto_port: int) -> dict[str, str]:
+    def queue_url(self, endpoint_url: str | None, queue_name: str) -> str:
+        """moto's URL for a queue of this deployment (the account is moto's default one)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return f"{endpoint_url or 'http://localhost:5000'}/{DEFAULT_ACCOUNT_ID}/{queue_name}"
+
+    def settings(
+        self, endpoint_url: str | None, *, today: str | None = None, portal_url: str | None = None
+    ) -> RuntimeSettings:
+        """This deployment's runtime settings; `endpoint_url` None means AWS itself (or moto in-process)."""
+        names = self.names
+        settings = names.settings(region=self.region, endpoint_url=endpoint_url, ingest_bucket=self.ingest_bucket)
+        return dataclasses.replace(
+            settings,
+            today=today,
+            documents_bucket=self.documents_bucket,
+            sender_email=self.sender_email,
+            seller_name=self.seller_name,
+            portal_url=portal_url,
+            link_secret_id=names.link_secret_name,
+            send_retry_queue_url=self.queue_url(endpoint_url, names.send_retry_queue),
+            ses_configuration_set=names.ses_configuration_set,
+        )
+
+    def environment(
+        self, endpoint_url: str, moto_port: int, *, today: str | None = None, portal_url: str | None = None
+    ) -> dict[str, str]:
         """What every part of the system (handlers, CLI code, boto3) reads to find the emulator."""
         env = {
             "AWS_ENDPOINT_URL": endpoint_url,
@@ -59,9 +87,8 @@ class LocalDeployment:
             "AWS_REGION": self.region,
             # moto's Step Functions interpreter calls Lambda and other services at localhost:MOTO_PORT.
             "MOTO_PORT": str(moto_port),
-            "ARCOLLECT_SENDER_EMAIL": self.sender_email,
         }
-        env.update(self.settings(endpoint_url).as_environment())
+        env.update(self.settings(endpoint_url, today=today, portal_url=portal_url).as_environment())
         return env
 
 

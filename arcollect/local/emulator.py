@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import urllib.request
 from typing import Any
 
@@ -142,12 +143,14 @@ class Emulator:
         provision_ingest_bucket(self.client("s3"), deployment.ingest_bucket, deployment.region)
         self.ingest_queue = provision_ingest_queue(self.client("sqs"), self.client("s3"), deployment)
 
-    def environment(self) -> dict[str, str]:
-        return self.deployment.environment(self.endpoint_url, self.port)
+    def environment(self, *, today: str | None = None, portal_url: str | None = None) -> dict[str, str]:
+        return self.deployment.environment(self.endpoint_url, self.port, today=today, portal_url=portal_url)
 
-    def export_environment(self) -> RuntimeSettings:
+    def export_environment(self, *, today: str | None = None, portal_url: str | None = None) -> RuntimeSettings:
         """Point this process (handlers run in it) at the emulator and bind the table models to it."""
-        apply_environment(self.environment())
+        for name in ("ARCOLLECT_TODAY", "ARCOLLECT_PORTAL_URL"):
+            os.environ.pop(name, None)
+        apply_environment(self.environment(today=today, portal_url=portal_url))
         runtime_settings.cache_clear()
         settings = runtime_settings()
         bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)

@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -85,6 +85,8 @@ class LocalGateway:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._local_routes: dict[tuple[str, str], LocalRoute] = {}
+        # message id -> customer, invoices, steps, sent_at: labels the SMS, which carry no headers.
+        self.outbox_labels: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
         self.add_route("GET", "/", self._index)
         self.add_route("GET", OUTBOX_PATH, self._outbox)
 
@@ -145,5 +147,6 @@ class LocalGateway:
         return Response(_INDEX_PAGE.format(outbox=html.escape(OUTBOX_PATH)), content_type="text/html")
 
     def _outbox(self, request: Request) -> Response:
-        messages = read_outbox(self._region, self._account_id, to=request.args.get("to"))
+        labels = self.outbox_labels() if self.outbox_labels is not None else None
+        messages = read_outbox(self._region, self._account_id, to=request.args.get("to"), labels=labels)
         return Response(json.dumps([m.to_json() for m in messages]), content_type="application/json")

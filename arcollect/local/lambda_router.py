@@ -33,6 +33,11 @@ Handler = Callable[[Any, Any], Any]
 FUNCTION_HANDLERS: dict[str, str] = {
     "api": "functions.api.handler.handler",
     "ledger_ingest": "functions.ledger_ingest.handler.handler",
+    "dunning_plan": "functions.dunning_plan.handler.handler",
+    "dunning_dispatch": "functions.dunning_dispatch.handler.handler",
+    "dunning_finish": "functions.dunning_finish.handler.handler",
+    "dunning_send_retry": "functions.dunning_send_retry.handler.handler",
+    "email_feedback": "functions.email_feedback.handler.handler",
 }
 
 _LAMBDA_ROLE_NAME = "lambda-execution"

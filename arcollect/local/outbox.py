@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,6 +27,8 @@ from typing import Any
 CUSTOMER_HEADER = "X-Arcollect-Customer-Id"
 INVOICES_HEADER = "X-Arcollect-Invoice-Ids"
 STEPS_HEADER = "X-Arcollect-Steps"
+# The system's time of sending (under `--today` / `--as-of`, that day), which the outbox shows as `sent_at`.
+SENT_AT_HEADER = "X-Arcollect-Sent-At"
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 
@@ -62,16 +66,26 @@ def _now() -> str:
     return _iso(datetime.now(UTC))
 
 
+EmailListener = Callable[[Any], None]
+
+
 class _StampedMessageList(list[Any]):
-    """SES's `sent_messages`, remembering when each message was appended."""
+    """SES's `sent_messages`, remembering when each message was appended and telling the listeners (the local
+    mailbox simulator) about it."""
 
     def __init__(self, existing: list[Any]):
         super().__init__(existing)
         self.sent_at: dict[int, str] = {}
+        self.listeners: list[EmailListener] = []
 
     def append(self, message: Any) -> None:
         self.sent_at[id(message)] = _now()
         super().append(message)
+        for listener in list(self.listeners):
+            try:
+                listener(message)
+            except Exception:  # a listener must never fail the send itself
+                logging.getLogger(__name__).exception("an outbox listener failed")
 
 
 class _StampedSmsDict(OrderedDict[str, Any]):
@@ -104,12 +118,14 @@ def _default_account() -> str:
     return str(DEFAULT_ACCOUNT_ID)
 
 
-def start_recording(region: str, account_id: str | None = None) -> None:
-    """Stamp every message sent from now on with its send time."""
+def start_recording(region: str, account_id: str | None = None, on_email: EmailListener | None = None) -> None:
+    """Stamp every message sent from now on with its send time; `on_email` hears of every email stored."""
     account = account_id or _default_account()
     ses = _ses_backend(account, region)
     if not isinstance(ses.sent_messages, _StampedMessageList):
         ses.sent_messages = _StampedMessageList(ses.sent_messages)
+    if on_email is not None:
+        ses.sent_messages.listeners.append(on_email)
     sns = _sns_backend(account, region)
     if not isinstance(sns.sms_messages, _StampedSmsDict):
         sns.sms_messages = _StampedSmsDict(sns.sms_messages)
@@ -202,6 +218,7 @@ def _from_raw(raw_data: str, destinations: list[str]) -> dict[str, Any]:
         "invoice_ids": _split_header(mime.get(INVOICES_HEADER)),
         "steps": _split_header(mime.get(STEPS_HEADER)),
         "date": _iso(parsedate_to_datetime(str(date_header))) if date_header else None,
+        "sent_at": str(mime[SENT_AT_HEADER]).strip() if SENT_AT_HEADER in mime else None,
     }
 
 
@@ -232,7 +249,7 @@ def _email_message(message: Any, sent_at: str | None) -> OutboxMessage:
             customer_id=parsed["customer_id"],
             invoice_ids=parsed["invoice_ids"],
             steps=parsed["steps"],
-            sent_at=sent_at or parsed["date"],
+            sent_at=parsed["sent_at"] or sent_at or parsed["date"],
             message_id=message.id,
         )
     recipients = _destination_list(message.destinations) or [""]
@@ -269,8 +286,14 @@ def _sms_message(message_id: str, number: str, text: str, sent_at: str | None) -
     )
 
 
-def read_outbox(region: str, account_id: str | None = None, to: str | None = None) -> list[OutboxMessage]:
-    """Every email and SMS sent so far, oldest first; `to` keeps those addressed to that recipient."""
+def read_outbox(
+    region: str,
+    account_id: str | None = None,
+    to: str | None = None,
+    labels: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[OutboxMessage]:
+    """Every email and SMS sent so far, oldest first; `to` keeps those addressed to that recipient. `labels`
+    (message id → customer_id, invoice_ids, steps, sent_at) labels the SMS, which carry no headers."""
     account = account_id or _default_account()
     ses = _ses_backend(account, region)
     sns = _sns_backend(account, region)
@@ -279,7 +302,14 @@ def read_outbox(region: str, account_id: str | None = None, to: str | None = Non
     messages = [_email_message(m, email_stamps.get(id(m))) for m in sent]
     sms_stamps = getattr(sns.sms_messages, "sent_at", {})
     for message_id, (number, text) in list(sns.sms_messages.items()):
-        messages.append(_sms_message(message_id, number, text, sms_stamps.get(message_id)))
+        sms = _sms_message(message_id, number, text, sms_stamps.get(message_id))
+        label = (labels or {}).get(message_id)
+        if label:
+            sms.customer_id = label.get("customer_id")
+            sms.invoice_ids = list(label.get("invoice_ids") or []) or None
+            sms.steps = list(label.get("steps") or []) or None
+            sms.sent_at = label.get("sent_at") or sms.sent_at
+        messages.append(sms)
     # Unstamped messages (sent before recording started) keep their place ahead of the stamped ones.
     messages.sort(key=lambda m: m.sent_at or "")
     if to:

@@ -28,12 +28,18 @@ class LocalState(BaseModel):
     today: dt.date | None = None  # the date the system treats as today (`--today`); None: the clock's
 
     def settings(self) -> RuntimeSettings:
-        """What the other commands use to reach this system's emulator."""
-        return RuntimeSettings(
-            stage=self.stage,
+        """What the other commands use to reach this system's emulator: the settings its handlers have."""
+        import dataclasses
+
+        from arcollect.local.deployment import LocalDeployment
+
+        deployment = LocalDeployment(stage=self.stage, region=self.region)
+        settings = deployment.settings(
+            self.endpoint_url, today=self.today.isoformat() if self.today else None, portal_url=self.api_url
+        )
+        return dataclasses.replace(
+            settings,
             table_prefix=self.table_prefix,
-            region=self.region,
-            endpoint_url=self.endpoint_url,
             tin_key_id=self.tin_key_id,
             tin_mac_key_id=self.tin_mac_key_id,
             ingest_bucket=self.ingest_bucket,

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +22,19 @@ from werkzeug.wrappers import Request, Response
 
 from arcollect.local import lambda_router, outbox
 from arcollect.local.deployment import LocalDeployment
+from arcollect.local.dunning_resources import DunningResources, provision_dunning
 from arcollect.local.emulator import Emulator
 from arcollect.local.gateway import OUTBOX_PATH, LocalGateway
 from arcollect.local.persistence import LocalStore, PeriodicSaver, SavedStateError, SavedStateInfo
 from arcollect.local.provisioning import TableSchemaChanged
 from arcollect.local.queue_poller import QueuePoller, router_invoke
+from arcollect.local.scheduler import LocalScheduler
+from arcollect.local.ses_mailbox_simulator import MailboxSimulator, topic_publisher
 from arcollect.local.state import STATE_DIR, LocalState, remove_local_state, write_local_state
+from shared.clock import clock_for
 
 HEALTH_PATH = "/health"
+STANDARD_POLICY = Path(__file__).resolve().parents[2] / "shared" / "dunning" / "standard_policy.yaml"
 FRESH_HINT = "start with `arcollect local --fresh` to discard it and begin empty"
 
 
@@ -66,13 +71,6 @@ class AlreadyRunning(Exception):
     """Another local system holds this directory's data."""
 
 
-def clock_for(today: dt.date | None) -> Callable[[], dt.datetime]:
-    """Now, or — with `--today` — the wall-clock time of day on that date, so stamps stay ordered."""
-    if today is None:
-        return lambda: dt.datetime.now(dt.UTC)
-    return lambda: dt.datetime.combine(today, dt.datetime.now(dt.UTC).timetz())
-
-
 class LocalSystem:
     def __init__(
         self, options: LocalOptions, deployment: LocalDeployment | None = None, store: LocalStore | None = None
@@ -84,6 +82,10 @@ class LocalSystem:
         self.router = lambda_router.LambdaRouter(self.deployment.resource_prefix)
         self.gateway: LocalGateway | None = None
         self.poller: QueuePoller | None = None
+        self.pollers: list[QueuePoller] = []
+        self.scheduler: LocalScheduler | None = None
+        self.dunning: DunningResources | None = None
+        self.demo_policy: dict[str, Any] | None = None
         self.started_at = dt.datetime.now(dt.UTC)
         self.ready = threading.Event()
         # Saving is allowed only once the saved state was restored (or there was none): a system that failed
@@ -127,14 +129,35 @@ class LocalSystem:
         except TableSchemaChanged as exc:
             raise SavedStateError(f"the saved state {self.store.path} does not fit: {exc}; {FRESH_HINT}") from None
         self._may_save = True
-        environment = self.emulator.export_environment()
-        if self.options.today is not None:
-            os.environ["ARCOLLECT_TODAY"] = self.options.today.isoformat()
+        today = self.options.today.isoformat() if self.options.today is not None else None
+        environment = self.emulator.export_environment(today=today, portal_url=self.gateway.url)
         lambda_router.install(self.router)
         arns = self.router.provision(self.emulator.client("iam"), self.emulator.client("lambda"))
-        outbox.start_recording(environment.region)
+        self.dunning = provision_dunning(
+            self.emulator.client, self.deployment, lambda name: arns[self.router.function_name(name)]
+        )
+        simulator = MailboxSimulator(topic_publisher(self.emulator.client("sns"), self.dunning.feedback_topic_arn))
+        outbox.start_recording(environment.region, on_email=simulator)
         self._start_poller(arns)
+        self._start_dunning_pollers(arns)
+        self.scheduler = LocalScheduler(
+            self.emulator.client("scheduler"), self.emulator.client("stepfunctions"), self.dunning.schedule_group
+        )
+        self.scheduler.start()
+        self.gateway.outbox_labels = sms_labels
         self.gateway.start()
+
+    def _start_dunning_pollers(self, arns: Mapping[str, str]) -> None:
+        assert self.dunning is not None
+        for name, queue in (
+            ("dunning_send_retry", self.dunning.send_retry),
+            ("email_feedback", self.dunning.email_feedback),
+        ):
+            function_name = self.router.function_name(name)
+            invoke = router_invoke(self.router, function_name, arns[function_name])
+            poller = QueuePoller(self.emulator.client("sqs"), queue.url, queue.arn, self.deployment.region, invoke)
+            poller.start()
+            self.pollers.append(poller)
 
     def _restore(self) -> None:
         """In its own frame, so the file's bytes are freed as soon as the data is back."""
@@ -182,6 +205,7 @@ class LocalSystem:
         importer = build_importer(runtime_settings(), clock)
         may_save, self._may_save = self._may_save, False
         reports = load_demo(importer, generate_demo_ledger(clock().date()))
+        self.demo_policy = apply_standard_policy(clock())
         self._may_save = may_save
         return reports
 
@@ -215,9 +239,15 @@ class LocalSystem:
     def stop(self, events: LocalEvents | None = None) -> None:
         """Stop taking work (poller, API), save the data, then stop the emulator."""
         self.ready.clear()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.poller is not None:
             self.poller.stop()
             self.poller = None
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
         remove_local_state(self.options.state_dir, pid=os.getpid())
         if self.gateway is not None:
             self.gateway.stop()
@@ -244,6 +274,43 @@ class LocalSystem:
                 return
         if events is not None:
             events.save_failed("the emulator stayed busy for a minute; the previous save is kept")
+
+
+def _zulu(value: str | None) -> str | None:
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sms_labels() -> dict[str, dict[str, Any]]:
+    """What each SMS sent was about, from the send records (moto's SNS keeps only the number and the text)."""
+    from shared.data.tables import SendRecord
+
+    labels = {}
+    for send in SendRecord.scan(SendRecord.channel == "sms"):
+        if send.message_id:
+            labels[send.message_id] = {
+                "customer_id": send.customer_id,
+                "invoice_ids": list(send.invoice_ids or []),
+                "steps": list(send.steps or []),
+                "sent_at": _zulu((send.details or {}).get("sent_at")),
+            }
+    return labels
+
+
+def apply_standard_policy(now: dt.datetime) -> dict[str, Any]:
+    """The demo dunns at once: the standard policy file (shared/dunning/standard_policy.yaml) is applied unless
+    a policy is already active."""
+    from shared.dunning.policy import parse_policy_file
+    from shared.dunning.policy_store import PolicyStore
+
+    store = PolicyStore()
+    active = store.active()
+    if active is not None:
+        return {"version": active[0], "applied": False}
+    text = STANDARD_POLICY.read_text()
+    return {"version": store.apply(parse_policy_file(text), text, "demo", now), "applied": True}
 
 
 class StopRequested(BaseException):

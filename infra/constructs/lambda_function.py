@@ -59,7 +59,9 @@ class PythonFunction(Construct):
         defaults: FunctionDefaults,
         timeout: Duration = Duration.seconds(29),
         memory_size: int = 512,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`environment`: variables this function needs beyond the ones every function gets."""
         super().__init__(scope, construct_id)
         config = defaults.config
         self.function_name = f"{config.name_prefix}-{name.replace('_', '-')}"
@@ -90,7 +92,11 @@ class PythonFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             timeout=timeout,
             memory_size=memory_size,
-            environment={**defaults.environment, **defaults.observability.powertools_environment(name)},
+            environment={
+                **defaults.environment,
+                **(environment or {}),
+                **defaults.observability.powertools_environment(name),
+            },
         )
         self.log_group.grant_write(self.role)
         defaults.observability.alarm_on_errors(self.function, name=_camel(name))

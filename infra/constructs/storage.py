@@ -1,9 +1,10 @@
 """Everything arcollect keeps: the DynamoDB tables (built from the PynamoDB models, never by hand), the
-ledger drop bucket, and the KMS keys that protect them and the customers' TINs."""
+ledger drop bucket, the documents bucket (run manifests, letters, agency referrals), and the KMS keys that
+protect them and the customers' TINs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
@@ -39,6 +40,9 @@ TABLE_READ_ACTIONS = (
 TABLE_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 # What DynamoDB and S3 ask of the caller's role when the data is under a customer managed key.
 DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# Run manifests are read once, by the run that wrote them; a month covers any investigation of a run.
+RUN_MANIFESTS_PREFIX = "runs/"
+RUN_MANIFEST_DAYS = 30
 
 
 class Storage(Construct):
@@ -65,6 +69,7 @@ class Storage(Construct):
         self.tables = {key: self._table(spec) for key, spec in self.specs.items()}
         self.access_logs_bucket = self._access_logs_bucket()
         self.ingest_bucket = self._ingest_bucket()
+        self.documents_bucket = self._documents_bucket()
 
     def table_name(self, key: str) -> str:
         return self._config.names.table(key)
@@ -79,6 +84,30 @@ class Storage(Construct):
         actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if write else ())
         iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=resources)
         self.grant_data_key(grantee)
+
+    def grant_index_reads(self, grantee: iam.IGrantable, table_key: str, *, indexes: Sequence[str]) -> None:
+        """Item reads on one table and only the named indexes of it, plus use of the data key."""
+        table = self.tables[table_key]
+        known = {index.name for index in self.specs[table_key].indexes}
+        unknown = sorted(set(indexes) - known)
+        if unknown:
+            raise ValueError(f"{table_key} has no index {', '.join(unknown)}")
+        resources = [table.table_arn, *(f"{table.table_arn}/index/{name}" for name in indexes)]
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(TABLE_READ_ACTIONS), resource_arns=resources)
+        self.grant_data_key(grantee)
+
+    def grant_documents(self, grantee: iam.IGrantable, prefixes: Sequence[str], *, read: bool, write: bool) -> None:
+        """Get (read) and put (write) objects under each prefix (e.g. "letters/") of the documents bucket, and
+        the data key as far as that takes: Decrypt to read, GenerateDataKey to write."""
+        if not prefixes or not (read or write) or any(not prefix.endswith("/") for prefix in prefixes):
+            raise ValueError(
+                f"grant_documents: name folder prefixes ending in '/' and read and/or write, not {prefixes}"
+            )
+        actions = (["s3:GetObject"] if read else []) + (["s3:PutObject"] if write else [])
+        objects = [self.documents_bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+        iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=objects)
+        key_actions = (["kms:Decrypt"] if read else []) + (["kms:GenerateDataKey"] if write else [])
+        iam.Grant.add_to_principal(grantee=grantee, actions=key_actions, resource_arns=[self.data_key.key_arn])
 
     def grant_data_key(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(
@@ -188,6 +217,34 @@ class Storage(Construct):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
             removal_policy=self._config.removal_policy,
             # A dev stack must be able to go away with its files; prod keeps the bucket and everything in it.
+            auto_delete_objects=not self._config.is_production,
+        )
+
+    def _documents_bucket(self) -> s3.Bucket:
+        """What dunning produces: run manifests (`runs/`, kept a month), letters (`letters/`) and agency
+        referrals (`agency/`), which are records of what was sent and are kept."""
+        return s3.Bucket(
+            self,
+            "DocumentsBucket",
+            # Letters and referrals carry customers' names, addresses and balances: our key, not S3's.
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.data_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="documents/",
+            lifecycle_rules=[
+                s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90)),
+                s3.LifecycleRule(
+                    prefix=RUN_MANIFESTS_PREFIX,
+                    expiration=Duration.days(RUN_MANIFEST_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+            ],
+            removal_policy=self._config.removal_policy,
             auto_delete_objects=not self._config.is_production,
         )
 

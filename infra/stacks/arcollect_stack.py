@@ -7,8 +7,10 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.api import Api
+from infra.constructs.dunning import Dunning, LinkSigningSecret
 from infra.constructs.lambda_function import FunctionDefaults, dependencies_layer
 from infra.constructs.ledger_ingest import LedgerIngest
+from infra.constructs.messaging import Messaging
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge_cdk_helper_functions
@@ -35,6 +37,16 @@ class ArcollectStack(Stack):
         )
         ledger_ingest = LedgerIngest(self, "LedgerIngest", storage=storage, defaults=defaults)
         api = Api(self, "Api", defaults=defaults)
+        link_signing = LinkSigningSecret(self, "LinkSigning", config=config)
+        messaging = Messaging(
+            self,
+            "Messaging",
+            storage=storage,
+            defaults=defaults,
+            link_secret=link_signing.secret,
+            portal_url=config.portal_url or api.url,
+        )
+        dunning = Dunning(self, "Dunning", storage=storage, defaults=defaults, messaging=messaging)
         acknowledge_cdk_helper_functions(self)
 
         CfnOutput(self, "ApiUrl", value=api.url)
@@ -42,6 +54,10 @@ class ArcollectStack(Stack):
         CfnOutput(self, "IngestDeadLetterQueueUrl", value=ledger_ingest.dead_letter_queue.queue_url)
         CfnOutput(self, "TablePrefix", value=config.table_prefix)
         CfnOutput(self, "AlarmTopicArn", value=observability.alarm_topic.topic_arn)
+        CfnOutput(self, "DocumentsBucketName", value=storage.documents_bucket.bucket_name)
+        CfnOutput(self, "DunningStateMachineArn", value=dunning.state_machine.state_machine_arn)
+        CfnOutput(self, "EmailFeedbackTopicArn", value=messaging.feedback_topic.topic_arn)
+        CfnOutput(self, "SendRetryDeadLetterQueueUrl", value=messaging.send_retry_dead_letter_queue.queue_url)
 
 
 def runtime_settings_environment(stack: Stack, config: StageConfig, storage: Storage) -> dict[str, str]:

@@ -9,7 +9,7 @@ import base64
 import json
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from shared.accounts.views import (
@@ -102,7 +102,7 @@ def customer_detail(customer_id: str, today: date) -> CustomerDetail:
         timezone=customer.timezone,
         currency=customer.currency,
         terms_days=int(customer.terms_days),
-        invoices=[_invoice_view(i, today) for i in invoices],
+        invoices=[_invoice_view(i, today, customer.timezone or "UTC") for i in invoices],
         timeline=[
             ActivityView(
                 occurred_at=a.occurred_at,
@@ -136,7 +136,19 @@ def _money(minor_by_currency: dict[str, int]) -> MoneyByCurrency:
     return {cur: str(from_minor(amount, cur)) for cur, amount in sorted(minor_by_currency.items()) if amount}
 
 
-def _invoice_view(invoice: InvoiceRecord, today: date) -> InvoiceView:
+def next_action_day(value: str | None, timezone: str) -> date | None:
+    """The customer's local day of the next planned touch: the index holds the UTC instant its send window
+    opens (or, before the planner first saw the invoice, a bare date)."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    from shared.dunning.window import local_date
+
+    return local_date(datetime.fromisoformat(value.replace("Z", "+00:00")), timezone)
+
+
+def _invoice_view(invoice: InvoiceRecord, today: date, timezone: str = "UTC") -> InvoiceView:
     due = date.fromisoformat(invoice.due_date)
     open_ = invoice.balance_minor > 0
     return InvoiceView(
@@ -150,5 +162,5 @@ def _invoice_view(invoice: InvoiceRecord, today: date) -> InvoiceView:
         status=invoice.status,
         days_past_due=max(0, (today - due).days) if open_ else 0,
         paid_on=date.fromisoformat(invoice.paid_on) if invoice.paid_on else None,
-        next_action_date=date.fromisoformat(invoice.next_action_date) if invoice.next_action_date else None,
+        next_action_date=next_action_day(invoice.next_action_date, timezone),
     )

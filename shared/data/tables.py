@@ -204,6 +204,9 @@ DUNNING_ATTRIBUTES = [
     "touches",
     "steps_done",
     "last_touch_on",
+    # The run plans from the index and writes back only if the invoice is still this version: the balance
+    # and holds at send time are the stored ones, without a second read (shared/dunning/dispatch.py).
+    "version",
 ]
 
 
@@ -515,6 +518,35 @@ class DunningRunRecord(ArcollectModel):
     finished_at = UTCDateTimeAttribute(null=True)
 
 
+class DunningBatchRecord(ArcollectModel):
+    """What one batch of a run did, written once by the batch (Step Functions' ResultWriter is not used: moto
+    writes no result files). `arcollect dunning run --wait` adds a run's batches up."""
+
+    table_key = "dunning_batches"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "dunning_batches"
+
+    run_id = UnicodeAttribute(hash_key=True)
+    batch_id = UnicodeAttribute(range_key=True)
+    counts = JSONAttribute()  # {"sent": {channel: n}, "tasks": {kind: n}, "skipped": {reason: n}, "failed": n}
+    outcomes = JSONAttribute(null=True)  # [{customer_id, invoice_ids, channel, outcome, reason}], bounded
+    finished_at = UTCDateTimeAttribute()
+    expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
+
+
+class PendingSendsIndex(GlobalSecondaryIndex["SendRecord"]):
+    """Sparse: only claims not yet sent carry `pending_shard`, so the run's last step finds every claim a
+    crash or a failure left behind and hands it to the retry queue: nothing claimed is silently dropped."""
+
+    class Meta:
+        index_name = "pending_sends_index"
+        projection = KeysOnlyProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
 class SendRecord(ArcollectModel):
     """Exactly-once ledger of outbound messages: the key is customer#channel#local date, written with a
     condition before the message leaves, so a re-run, a retry or an overlapping run cannot send twice."""
@@ -529,12 +561,19 @@ class SendRecord(ArcollectModel):
     channel = UnicodeAttribute()
     invoice_ids = string_list()
     steps = string_list()
-    status = UnicodeAttribute(default="claimed")  # claimed | sent | failed
+    status = UnicodeAttribute(default="claimed")  # claimed | sent | failed | task (given up: a task instead)
     attempts = NumberAttribute(default=0)
     message_id = UnicodeAttribute(null=True)
     run_id = UnicodeAttribute(null=True)
+    local_date = UnicodeAttribute(null=True)  # the customer's day the message is for
+    details = JSONAttribute(null=True)  # what the sender needs to (re)send it: template, items, fallback
+    error = UnicodeAttribute(null=True)  # the last failure, for the task it may become
+    pending_shard = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    pending_sends_index = PendingSendsIndex()
 
 
 # --- onboarding ----------------------------------------------------------------------------------------
@@ -591,10 +630,15 @@ ALL_TABLES: tuple[type[ArcollectModel], ...] = (
     TaskRecord,
     PolicySetRecord,
     DunningRunRecord,
+    DunningBatchRecord,
     SendRecord,
     EmailVerificationRecord,
     ImportRecord,
 )
 
 # Tables whose items expire by themselves (DynamoDB TTL attribute).
-TTL_ATTRIBUTES: dict[str, str] = {"stripe_events": "expires_at", "email_verifications": "expires_at"}
+TTL_ATTRIBUTES: dict[str, str] = {
+    "stripe_events": "expires_at",
+    "email_verifications": "expires_at",
+    "dunning_batches": "expires_at",
+}

@@ -138,7 +138,7 @@ def test_layer_is_installed_from_the_lock_for_lambda_once_per_lock(
     command = commands[0]
     assert command[1:3] == ["pip", "install"]
     for flag, value in [
-        ("--python-platform", "aarch64-manylinux2014"),
+        ("--python-platform", "aarch64-manylinux_2_34"),
         ("--python-version", "3.13"),
         ("--only-binary", ":all:"),
     ]:

@@ -5,11 +5,37 @@ from __future__ import annotations
 import pytest
 from synthesized_app import Synthesized
 
-from shared.settings import RuntimeSettings
+from shared.settings import RuntimeSettings, variable
 
-FUNCTIONS = {"api", "ledger_ingest"}
-# Only the emulator sets an endpoint; in AWS the SDK finds the real one.
-SETTINGS_NOT_SET_IN_AWS = {"endpoint_url"}
+FUNCTIONS = {
+    "api",
+    "ledger_ingest",
+    "dunning_plan",
+    "dunning_dispatch",
+    "dunning_finish",
+    "dunning_send_retry",
+    "email_feedback",
+}
+# Only the emulator sets an endpoint (in AWS the SDK finds the real one) and only the local system moves today.
+SETTINGS_NOT_SET_IN_AWS = {"endpoint_url", "today"}
+# Dunning settings go only to the functions that read them.
+SENDING_SETTINGS = {
+    "documents_bucket",
+    "sender_email",
+    "seller_name",
+    "portal_url",
+    "link_secret_id",
+    "send_retry_queue_url",
+    "ses_configuration_set",
+}
+DUNNING_SETTINGS = {
+    "dunning_plan": {"documents_bucket"},
+    "dunning_dispatch": SENDING_SETTINGS,
+    "dunning_send_retry": SENDING_SETTINGS,
+    "dunning_finish": {"send_retry_queue_url"},
+    # The SMS fallback carries a signed portal link.
+    "email_feedback": {"seller_name", "portal_url", "link_secret_id", "send_retry_queue_url"},
+}
 
 
 def test_the_stack_has_our_functions(dev: Synthesized) -> None:
@@ -28,13 +54,12 @@ def test_function_runs_python_3_13_on_arm64_traced(dev: Synthesized, name: str) 
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_function_sets_every_runtime_setting_and_powertools(dev: Synthesized, name: str) -> None:
+def test_function_sets_every_runtime_setting_it_reads_and_powertools(dev: Synthesized, name: str) -> None:
     variables = dev.our_functions()[name]["Properties"]["Environment"]["Variables"]
 
-    expected = {f"ARCOLLECT_{field.upper()}" for field in RuntimeSettings.names()} - {
-        f"ARCOLLECT_{field.upper()}" for field in SETTINGS_NOT_SET_IN_AWS
-    }
-    assert expected <= set(variables)
+    everywhere = set(RuntimeSettings.names()) - SETTINGS_NOT_SET_IN_AWS - SENDING_SETTINGS
+    expected = {variable(field) for field in everywhere | DUNNING_SETTINGS.get(name, set())}
+    assert {name for name in variables if name.startswith("ARCOLLECT_")} == expected
     assert variables["ARCOLLECT_STAGE"] == "dev"
     assert variables["ARCOLLECT_TABLE_PREFIX"] == "arcollect-dev-"
     assert variables["POWERTOOLS_SERVICE_NAME"] == name

@@ -6,8 +6,21 @@ from typing import Any
 
 from synthesized_app import Synthesized
 
-# X-Ray has no resource-level permissions: the only statement allowed on Resource "*".
-ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# No resource-level permissions exist for these: X-Ray, and the log delivery a state machine sets up.
+ACTIONS_WITHOUT_RESOURCES = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+}
 LEDGER_TABLES = {"customers", "tin_claims", "invoices", "payments", "credit_notes", "activities", "imports"}
 # Item-level access only: no Scan, no DeleteItem, nothing that changes a table itself.
 ITEM_READS = {
@@ -62,10 +75,32 @@ def test_no_statement_allows_every_action_of_a_service(dev: Synthesized) -> None
             assert action != "*" and not action.endswith(":*"), statement
 
 
-def test_only_xray_is_granted_on_every_resource(dev: Synthesized) -> None:
-    for statement in _all_statements(dev):
-        if "*" in _as_list(statement["Resource"]):
-            assert set(_as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCES, statement
+def _policy_documents(synth: Synthesized) -> list[list[dict[str, Any]]]:
+    documents = [policy["Properties"]["PolicyDocument"] for policy in synth.resources("AWS::IAM::Policy").values()]
+    documents += [
+        policy["PolicyDocument"]
+        for role in synth.resources("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+    ]
+    return [document["Statement"] for document in documents]
+
+
+def _denies_publishing_to_every_sns_arn(statements: list[dict[str, Any]]) -> bool:
+    every_sns_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sns:*:*:*"]]}
+    return any(
+        s["Effect"] == "Deny" and s["Action"] == "sns:Publish" and s["Resource"] == every_sns_arn for s in statements
+    )
+
+
+def test_only_what_has_no_resource_arn_is_granted_on_every_resource(dev: Synthesized) -> None:
+    """SMS to a phone number has no ARN: sns:Publish on "*" only beside a deny on every topic and endpoint."""
+    for statements in _policy_documents(dev):
+        allowed = ACTIONS_WITHOUT_RESOURCES | (
+            {"sns:Publish"} if _denies_publishing_to_every_sns_arn(statements) else set()
+        )
+        for statement in statements:
+            if statement["Effect"] == "Allow" and "*" in _as_list(statement["Resource"]):
+                assert set(_as_list(statement["Action"])) <= allowed, statement
 
 
 def test_ingest_reads_only_incoming_and_writes_only_reports(dev: Synthesized) -> None:

@@ -9,12 +9,7 @@ from shared.settings import RuntimeSettings, stage_names
 
 
 def _ingest_bucket_id(synth: Synthesized) -> str:
-    (logical_id,) = [
-        lid
-        for lid, bucket in synth.resources("AWS::S3::Bucket").items()
-        if "LoggingConfiguration" in bucket["Properties"]
-    ]
-    return logical_id
+    return str(synth.template["Outputs"]["IngestBucketName"]["Value"]["Ref"])
 
 
 def test_ingest_bucket_is_kms_encrypted_private_versioned_and_logged(dev: Synthesized) -> None:
@@ -51,11 +46,14 @@ def test_only_incoming_csv_files_are_queued(dev: Synthesized) -> None:
 
 
 def test_queue_feeds_the_ingest_function_one_file_at_a_time_with_a_dead_letter_queue(dev: Synthesized) -> None:
-    (mapping,) = dev.resources("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        mapping
+        for mapping in dev.resources("AWS::Lambda::EventSourceMapping").values()
+        if mapping["Properties"]["FunctionName"] == {"Ref": dev.our_function_ids()["ledger_ingest"]}
+    ]
     queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
     queue = dev.resource(queue_id)["Properties"]
 
-    assert mapping["Properties"]["FunctionName"] == {"Ref": dev.our_function_ids()["ledger_ingest"]}
     assert mapping["Properties"]["BatchSize"] == 1
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     dead_letter_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]

@@ -1,0 +1,35 @@
+"""Plan a dunning run: read the due shards of the next-action index and write the batch manifest."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.dunning.events import PlanEvent
+from shared.dunning.run import run_request
+from shared.dunning.service import DunningServices
+from shared.settings import runtime_settings
+
+logger = Logger(service="dunning_plan")
+
+
+@cache
+def services() -> DunningServices:
+    from shared.data.binding import bind_tables
+
+    settings = runtime_settings()
+    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
+    return DunningServices(settings)
+
+
+@logger.inject_lambda_context
+@event_parser(model=PlanEvent)
+def handler(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
+    request = run_request(event.input, event.run_id, services().clock())
+    result = services().plan(request)
+    logger.info("run planned", extra={"run_id": request.run_id, "due": result.due_invoices, "batches": result.batches})
+    return result.to_json()

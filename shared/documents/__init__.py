@@ -1,0 +1,1 @@
+"""Documents a customer receives as files: invoice copies, account statements and dunning letters (PDF)."""
