@@ -15,7 +15,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_imports, fresh_install, import_throughput, local_memory, reads_per_due_action
+from benchmarks import (
+    cold_imports,
+    dunning_run,
+    fresh_install,
+    import_throughput,
+    local_memory,
+    planner_throughput,
+    reads_per_due_action,
+)
 from benchmarks.harness import (
     DEFAULT_OUT,
     ENV_PREFIX,
@@ -31,7 +39,15 @@ from benchmarks.harness import (
 
 BENCHMARKS: dict[str, Benchmark] = {
     module.NAME: module
-    for module in (cold_imports, reads_per_due_action, import_throughput, fresh_install, local_memory)
+    for module in (
+        cold_imports,
+        reads_per_due_action,
+        dunning_run,
+        planner_throughput,
+        import_throughput,
+        fresh_install,
+        local_memory,
+    )
 }
 
 

@@ -8,6 +8,12 @@ Measured: for every `functions/*/handler.py` (found on disk, so new functions ar
 baseline, `runs` fresh `python -c` processes each, interleaved so machine noise hits all alike; the
 child times only the import, with time.perf_counter, so interpreter start-up is left out. One discarded
 warm-up process per target compiles the .pyc files first. Figures are medians and their ratios.
+
+A Lambda's first event also pays for what its handler builds once per container (services, clients, the
+email deliverer), so for the dunning functions `cold_start_*` times the import plus that first-call
+initialisation (`FIRST_CALL`: the handler's cached builder, with settings pointing at an endpoint nothing
+listens on, which nothing at initialisation contacts), in the same interleaved processes and ratio to the
+same baseline.
 """
 
 from __future__ import annotations
@@ -24,6 +30,17 @@ DEFAULTS: Mapping[str, float] = {"cold_runs": 7}
 QUICK: Mapping[str, float] = {"cold_runs": 3}
 
 BASELINE = 'import boto3\nboto3.client("dynamodb", region_name="us-east-1")'
+# What each function's first event builds after the import: its cached services and the clients its first call
+# creates; the sending functions also build the deliverer and import what the first email renders with.
+_FIRST_EMAIL = "import shared.documents.pdf, shared.dunning.render"
+FIRST_CALL = {
+    "dunning_plan": 'h.services().client("s3")',
+    "dunning_dispatch": f'_s = h.services()\n_s.dispatcher\n_s.deliverer.client("ses")\n{_FIRST_EMAIL}',
+    "dunning_finish": "h.services().retry_queue",
+    "dunning_send_retry": f'_s = h.services()\n_s.deliverer.client("ses")\n_s.retry_queue\n{_FIRST_EMAIL}',
+    "email_feedback": "h.feedback_handler()",
+}
+DUMMY_ENDPOINT = "http://127.0.0.1:9"
 _CHILD = "import time\n_t = time.perf_counter()\n{statement}\nprint(repr(time.perf_counter() - _t))\n"
 
 
@@ -49,6 +66,17 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def first_call_environment() -> dict[str, str]:
+    """The child environment plus a deployment's settings, as CDK sets them, pointing at a dummy endpoint."""
+    from arcollect.local.deployment import LocalDeployment
+
+    return child_environment() | LocalDeployment().settings(DUMMY_ENDPOINT).as_environment()
+
+
+def first_call_statement(name: str, module: str) -> str:
+    return f"import {module} as h\n{FIRST_CALL[name]}"
+
+
 def time_import(statement: str, env: Mapping[str, str]) -> float:
     """Seconds the statement takes in a fresh interpreter, measured inside it."""
     done = subprocess.run(
@@ -65,21 +93,33 @@ def time_import(statement: str, env: Mapping[str, str]) -> float:
 
 
 def run(params: Mapping[str, float]) -> Figures:
-    targets = {"baseline": BASELINE} | {name: f"import {module}" for name, module in handler_modules().items()}
-    env = child_environment()
-    for statement in targets.values():
+    modules = handler_modules()
+    plain, configured = child_environment(), first_call_environment()
+    targets: dict[str, tuple[str, Mapping[str, str]]] = {"baseline": (BASELINE, plain)}
+    targets |= {name: (f"import {module}", plain) for name, module in modules.items()}
+    targets |= {
+        f"first_call.{name}": (first_call_statement(name, module), configured)
+        for name, module in modules.items()
+        if name in FIRST_CALL
+    }
+    for statement, env in targets.values():
         time_import(statement, env)  # warm-up: write the .pyc files
     samples: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(int(params["cold_runs"])):
-        for name, statement in targets.items():
+        for name, (statement, env) in targets.items():
             samples[name].append(time_import(statement, env))
 
     baseline = median(samples.pop("baseline"))
     figures: Figures = {"cold_import_baseline_s": baseline}
-    ratios = []
+    import_ratios: list[float] = []
+    start_ratios: list[float] = []
     for name, times in samples.items():
-        figures[f"cold_import_s.{name}"] = median(times)
-        figures[f"cold_import_ratio.{name}"] = ratio(median(times), baseline)
-        ratios.append(figures[f"cold_import_ratio.{name}"])
-    figures["cold_import_ratio_max"] = max(ratios)
+        kind, _, function = name.rpartition(".")
+        prefix = "cold_start" if kind == "first_call" else "cold_import"
+        figures[f"{prefix}_s.{function}"] = median(times)
+        figures[f"{prefix}_ratio.{function}"] = ratio(median(times), baseline)
+        (start_ratios if kind else import_ratios).append(figures[f"{prefix}_ratio.{function}"])
+    figures["cold_import_ratio_max"] = max(import_ratios)
+    if start_ratios:
+        figures["cold_start_ratio_max"] = max(start_ratios)
     return figures

@@ -19,22 +19,20 @@ from rich.text import Text
 
 from arcollect.cli.connection import connect
 from arcollect.cli.output import EXIT_FAILED, EXIT_USAGE, emit_json, fail, plain, reported_errors, stdout
-from shared.dunning import model as dunning_model
 from shared.dunning.lint import RULES, Finding, has_errors, lint_policy_file
 from shared.dunning.model import WEEKDAYS, Policy, PolicyFile, Segment
 from shared.dunning.policy import (
     MAX_DAYS,
     MAX_POLICY_FILE_BYTES,
     MAX_TEMPLATE_BYTES,
+    TEMPLATE_KINDS,
     PolicyFileError,
     parse_policy_file,
     policy_file_to_document,
 )
 from shared.dunning.policy_store import PolicyStore, StoredPolicyFile
 
-TEMPLATE_SUFFIXES = (".html.j2", ".txt.j2", ".sms.j2")
-# Where the built-in reminder templates ship (shared/dunning/templates, next to the dunning model).
-BUILTIN_TEMPLATES = Path(dunning_model.__file__).resolve().parent / "templates"
+TEMPLATE_SUFFIXES = tuple(f".{kind}.j2" for kind in TEMPLATE_KINDS)
 
 policy_app = typer.Typer(
     help="Dunning policies: check a policy file, apply it as the new active version, show the active one.",
@@ -57,7 +55,7 @@ def lint_command(
     """Say, rule by rule, what a policy file breaks. Exits 1 when the file does not parse or breaks a rule
     (an error); warnings alone exit 0."""
     policy_file = _load(file, templates, as_json=as_json)
-    findings = lint_policy_file(policy_file, terms_days=terms_days, known_templates=builtin_template_names())
+    findings = lint_policy_file(policy_file, terms_days=terms_days, known_templates=builtin_templates())
     if as_json:
         emit_json(_lint_report(file, findings))
     else:
@@ -71,7 +69,9 @@ def lint_command(
 def apply_command(
     file: Path = typer.Argument(..., help="The policy file (YAML)."),
     templates: Path | None = typer.Option(
-        None, "--templates", help="A folder of NAME.html.j2, NAME.txt.j2 and NAME.sms.j2 templates to apply with it."
+        None,
+        "--templates",
+        help="A folder of templates (NAME.html.j2, NAME.txt.j2, NAME.sms.j2, ...) to apply with it.",
     ),
     force: bool = typer.Option(False, "--force", help="Apply even when the linter finds errors."),
     terms_days: int = typer.Option(30, "--terms-days", min=0, max=MAX_DAYS, help="Payment terms to lint with."),
@@ -81,7 +81,7 @@ def apply_command(
     """Check the policy file and store it as the new active version (the next dunning run follows it)."""
     text = _read_policy_text(file, as_json=as_json)
     policy_file = _parse(file, text, _read_templates(templates, as_json=as_json) if templates else {}, as_json)
-    findings = lint_policy_file(policy_file, terms_days=terms_days, known_templates=builtin_template_names())
+    findings = lint_policy_file(policy_file, terms_days=terms_days, known_templates=builtin_templates())
     if has_errors(findings) and not force:
         errors = [f for f in findings if f.severity == "error"]
         fail(
@@ -160,8 +160,9 @@ def _parse(file: Path, text: str, templates: dict[str, str], as_json: bool) -> P
 
 
 def _read_templates(folder: Path, *, as_json: bool) -> dict[str, str]:
-    """`NAME.html.j2` → templates["NAME.html"]. Anything else in the folder is refused (a misnamed template
-    would silently not be used); hidden files such as .DS_Store are passed over."""
+    """`NAME.html.j2` → templates["NAME.html"] (and .txt, .subject, .sms, .letter). Anything else in the folder
+    is refused (a misnamed template would silently not be used); hidden files such as .DS_Store are passed
+    over."""
     if not folder.is_dir():
         fail(f"--templates {folder}: not a folder", as_json=as_json, code=EXIT_USAGE)
     templates: dict[str, str] = {}
@@ -188,19 +189,17 @@ def _read_templates(folder: Path, *, as_json: bool) -> dict[str, str]:
 
 def _template_file_problem(path: Path) -> str | None:
     if not path.is_file() or not path.name.endswith(TEMPLATE_SUFFIXES):
-        return "not a template (templates are NAME.html.j2, NAME.txt.j2 or NAME.sms.j2)"
+        return f"not a template (templates are named {', '.join('NAME' + suffix for suffix in TEMPLATE_SUFFIXES)})"
     if path.stat().st_size > MAX_TEMPLATE_BYTES:
         return f"{path.stat().st_size} bytes long; a template is at most {MAX_TEMPLATE_BYTES}"
     return None
 
 
-def builtin_template_names() -> frozenset[str] | None:
-    """The stages arcollect has templates for ("past_due", ...), or None when none ship (then the linter
-    cannot tell a misspelt template and does not try)."""
-    if not BUILTIN_TEMPLATES.is_dir():
-        return None
-    names = frozenset(path.name.partition(".")[0] for path in BUILTIN_TEMPLATES.iterdir() if path.is_file())
-    return names or None
+def builtin_templates() -> dict[str, frozenset[str]]:
+    """The templates arcollect ships: name → forms ({"html", "txt", "subject"} for an email stage)."""
+    from shared.dunning.render import known_templates
+
+    return known_templates()
 
 
 def _who() -> str:
@@ -269,7 +268,8 @@ def _print_stored(stored: StoredPolicyFile) -> None:
     )
     for policy in pf.policies.values():
         _print_policy(policy)
-    table = Table("segment", "policy", "match", "assigned by hand", "verified master data first")
+    stdout.print()
+    table = Table("segment", "policy", "match", "assigned by hand", "verified data first")
     for segment in pf.segments:
         table.add_row(
             plain(segment.name),

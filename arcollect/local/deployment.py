@@ -87,6 +87,9 @@ class LocalDeployment:
             "AWS_REGION": self.region,
             # moto's Step Functions interpreter calls Lambda and other services at localhost:MOTO_PORT.
             "MOTO_PORT": str(moto_port),
+            # The handlers run in the local system's own terminal: warnings and errors only, not a JSON line
+            # per invocation.
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
         env.update(self.settings(endpoint_url, today=today, portal_url=portal_url).as_environment())
         return env

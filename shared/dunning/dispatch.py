@@ -179,28 +179,28 @@ class Dispatcher:
         plan = plan_customer(state, states, choose, day, window_closed_today=closed)
         policies = {s.invoice_id: choose(s)[0] for s in states}
         decisions = {d.invoice_id: d for d in plan.decisions}
-        claimed: list[SendRecord] = []
         touched_ids: set[str] = set()
         for touch in plan.touches:
             send = self._claim_touch(request, customer, state, touch, day, window, decisions, by_id, policies)
+            touched_ids.update(touch.invoice_ids)
             if send is None:  # already sent today on this channel: the invoices wait for the next send day
                 for item in touch.items:
-                    touched_ids.add(item.invoice_id)
                     self._defer(by_id[item.invoice_id], state, policies[item.invoice_id], day)
                     counts.skipped["already_sent_today"] += 1
                 outcomes.append(_outcome(touch, "skipped", "already_sent_today"))
                 continue
-            claimed.append(send)
-            touched_ids.update(touch.invoice_ids)
             counts.touched += len(touch.items)
+            # At once: should a later claim of this customer fail and the customer be planned again, this one
+            # is not left waiting for the run's sweep.
+            self.deliver(send, customer, counts, outcomes)
         for decision in plan.decisions:
-            if decision.invoice_id in touched_ids:
-                continue
             record = by_id[decision.invoice_id]
-            self._move_on(record, decision, state, policies[decision.invoice_id], day)
             if decision.broken_promise:
                 self._broken_promise_task(customer, record, day)
                 counts.tasks["broken_promise"] += 1
+            if decision.invoice_id in touched_ids:
+                continue
+            self._move_on(record, decision, state, policies[decision.invoice_id], day)
             if decision.hold_reason:
                 counts.skipped[decision.hold_reason] += 1
                 outcomes.append(
@@ -211,8 +211,6 @@ class Dispatcher:
                         "reason": decision.hold_reason,
                     }
                 )
-        for send in claimed:
-            self.deliver(send, customer, counts, outcomes)
 
     def local_day(self, request: RunRequest, state: CustomerState, window: SendWindow) -> tuple[date, bool]:
         """The customer's day this run plans for, and whether its send window has already closed on it."""

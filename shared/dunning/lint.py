@@ -11,6 +11,7 @@ Pure: a PolicyFile in, findings out. Rule ids are stable (scripts and docs/polic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
@@ -69,13 +70,15 @@ class _Placed:
 
 
 def lint_policy_file(
-    policy_file: PolicyFile, *, terms_days: int = 30, known_templates: frozenset[str] | None = None
+    policy_file: PolicyFile, *, terms_days: int = 30, known_templates: Mapping[str, frozenset[str]] | None = None
 ) -> list[Finding]:
     """Every finding, by policy (file order) then step (policy order); the file's own findings last.
-    `known_templates`: the built-in template names (e.g. "past_due"); None skips the template check."""
+    `known_templates`: each template name arcollect has built in → its forms ({"html", "txt", ...}), as
+    shared.dunning.render.known_templates gives them; the file's own templates are added. None skips the
+    template check."""
     templates = None
     if known_templates is not None:
-        templates = known_templates | {name.partition(".")[0] for name in policy_file.templates}
+        templates = _with_own_templates(known_templates, policy_file.templates)
     used = _used_policies(policy_file)
     findings: list[Finding] = []
     for policy in policy_file.policies.values():
@@ -116,7 +119,15 @@ def _finding(rule: str, policy: Policy | None, step: Step | None, message: str) 
     )
 
 
-def _policy_findings(policy: Policy, terms: int, templates: frozenset[str] | None) -> list[Finding]:
+def _with_own_templates(known: Mapping[str, frozenset[str]], own: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    forms = {name: set(kinds) for name, kinds in known.items()}
+    for file_name in own:
+        name, _, kind = file_name.rpartition(".")
+        forms.setdefault(name, set()).add(kind)
+    return {name: frozenset(kinds) for name, kinds in forms.items()}
+
+
+def _policy_findings(policy: Policy, terms: int, templates: Mapping[str, frozenset[str]] | None) -> list[Finding]:
     if not policy.steps:
         return [_finding("no_steps", policy, None, "this policy has no steps: its customers get no reminders")]
     placed = sorted(
@@ -300,17 +311,21 @@ def _min_touches(policy: Policy, live: list[_Placed]) -> list[Finding]:
     return findings
 
 
-def _unknown_templates(policy: Policy, templates: frozenset[str]) -> list[Finding]:
-    return [
-        _finding(
-            "unknown_template",
-            policy,
-            step,
-            f"template {step.template!r} is neither built in nor in the templates folder applied with the policy",
-        )
-        for step in policy.steps
-        if step.template is not None and step.template not in templates
-    ]
+def _unknown_templates(policy: Policy, templates: Mapping[str, frozenset[str]]) -> list[Finding]:
+    findings = []
+    for step in policy.steps:
+        if step.template is None:
+            continue
+        forms = templates.get(step.template)
+        if forms is None:
+            message = f"template {step.template!r} is neither built in nor in the templates folder applied with it"
+        elif step.channel == "email" and not {"html", "txt"} <= forms:
+            has = ", ".join(sorted(forms))
+            message = f"template {step.template!r} lacks the HTML and text bodies of an email (it has: {has})"
+        else:
+            continue  # SMS and letters fall back to the generic form of a template that has none of their own
+        findings.append(_finding("unknown_template", policy, step, message))
+    return findings
 
 
 def _used_policies(policy_file: PolicyFile) -> set[str]:

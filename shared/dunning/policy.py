@@ -46,8 +46,9 @@ MAX_POLICIES = 200
 MAX_STEPS = 200  # per policy
 MAX_SEGMENTS = 200
 MAX_TEMPLATE_BYTES = 64 * 1024
+MAX_PROBLEMS_SHOWN = 200
 MAX_DAYS = 3650  # offsets, ages and terms: ten years is beyond any real schedule, and keeps date arithmetic sane
-TEMPLATE_KINDS = ("html", "txt", "sms")
+TEMPLATE_KINDS = ("html", "txt", "subject", "sms", "letter")  # the forms shared/dunning/render.py renders
 DOCUMENT_FORMAT = 1
 ANCHORS: tuple[Anchor, ...] = get_args(Anchor)
 ORIGINS = ("erp", "invited")
@@ -134,6 +135,8 @@ def parse_policy_file(text: str, *, templates: dict[str, str] | None = None) -> 
     problems += template_problems(templates or {})
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        if len(problems) > MAX_PROBLEMS_SHOWN:  # a file of a thousand bad ids needs the first few, not a flood
+            problems = [*problems[:MAX_PROBLEMS_SHOWN], f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more"]
         raise PolicyFileError(f"the policy file has {count}; nothing was applied", details=problems)
     return replace(policy_file, templates=dict(templates or {}))
 
@@ -159,32 +162,27 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def template_problems(templates: dict[str, str]) -> list[str]:
-    """What is wrong with the AR team's templates: names (`NAME.html`, `NAME.txt`, `NAME.sms`), sizes, and
-    Jinja2 syntax, compiled by a sandboxed environment as the sender will (each with the template's line)."""
-    if not templates:
-        return []
-    from jinja2 import TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment
-
-    environment = SandboxedEnvironment(autoescape=True)
+    """What is wrong with the AR team's templates: their names (`NAME.html`, `.txt`, `.subject`, `.sms`,
+    `.letter`) and sizes here; their Jinja2 syntax (with the template's line) and completeness (an email
+    needs both bodies) as the renderer that will send them sees it."""
     problems = []
     for name, source in templates.items():
         shown = quoted(name, 80)
         if not _TEMPLATE_KEY.fullmatch(name):
-            problems.append(f"template {shown}: a template is named NAME.html, NAME.txt or NAME.sms")
+            problems.append(f"template {shown}: a template is named NAME.{', NAME.'.join(TEMPLATE_KINDS)}")
             continue
         size = len(source.encode("utf-8", "surrogatepass"))
         if size > MAX_TEMPLATE_BYTES:
             problems.append(f"template {shown}: {size} bytes long; a template is at most {MAX_TEMPLATE_BYTES}")
-            continue
-        try:
-            environment.from_string(source)
-        except TemplateSyntaxError as exc:
-            problems.append(f"template {shown}, line {exc.lineno}: {quoted(exc.message or 'syntax error', 160)[1:-1]}")
-    return problems
+    if problems or not templates:
+        return problems
+    from shared.dunning.render import validate_templates  # only a file applied with templates pays for Jinja2
+
+    return [f"template {problem}" for problem in validate_templates(templates)]
 
 
 T = TypeVar("T")
+_DEFAULTS = Policy(name="", steps=())  # a key left out takes model.py's default
 
 
 class _Reader:
@@ -245,12 +243,14 @@ class _Reader:
         policy = Policy(
             name=name or "",
             steps=steps,
-            first_touch_min_age_days=self.days(fields, "first_touch_min_age_days", where, 14, 0),
-            min_touches=self.days(fields, "min_touches", where, 4, 0, 100),
-            min_gap_days=self.days(fields, "min_gap_days", where, 3, 0, 365),
-            tolerance=_or(self.amount(fields.get("tolerance"), where, "tolerance"), Decimal("1.00")),
+            first_touch_min_age_days=self.days(
+                fields, "first_touch_min_age_days", where, _DEFAULTS.first_touch_min_age_days, 0
+            ),
+            min_touches=self.days(fields, "min_touches", where, _DEFAULTS.min_touches, 0, 100),
+            min_gap_days=self.days(fields, "min_gap_days", where, _DEFAULTS.min_gap_days, 0, 365),
+            tolerance=_or(self.amount(fields.get("tolerance"), where, "tolerance"), _DEFAULTS.tolerance),
             send_window=self.send_window(fields.get("send_window"), where),
-            promise_grace_days=self.days(fields, "promise_grace_days", where, 3, 0, 365),
+            promise_grace_days=self.days(fields, "promise_grace_days", where, _DEFAULTS.promise_grace_days, 0, 365),
         )
         return (policy, fields["name"]) if name else None
 

@@ -22,8 +22,9 @@ from shared.dunning.run import PlanResult, RunCounts, RunRequest, plan_run
 from shared.dunning.tasks import new_task
 from shared.settings import RuntimeSettings, SettingsError
 
-# How long a claim may stay unsent before the run's last step hands it to the retry queue.
-STUCK_CLAIM_AGE = timedelta(seconds=0)
+# How long a claim may stay unsent before a run's last step hands it to the retry queue: longer than a dispatch
+# Lambda can live (5 minutes), so a claim whose dispatcher is still delivering it is never taken from it.
+STUCK_CLAIM_AGE = timedelta(minutes=10)
 # Sends are retried by the queue this many times; the last failure becomes a task for a person.
 SEND_ATTEMPTS = 3
 POLICY_CACHE_SECONDS = 60.0

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from arcollect.cli import policy_cmd
 from arcollect.local.emulator import Emulator
 from arcollect.local.state import LocalState, write_local_state
+from shared.data.binding import bind_tables
 from shared.data.tables import PolicySetRecord
 from shared.dunning.policy import parse_policy_file
 from shared.dunning.policy_store import PolicyStore
@@ -59,7 +60,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def system(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory without a local system: `policy lint` needs none."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def system(emulator: Emulator, workdir: Path) -> Path:
     """A running local system as the CLI finds it: `.arcollect/local.json` in the working directory."""
     deployment = emulator.deployment
     state = LocalState(
@@ -74,9 +82,9 @@ def system(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         pid=os.getpid(),
         started_at=datetime(2026, 11, 22, 9, tzinfo=UTC),
     )
-    write_local_state(state, tmp_path)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    write_local_state(state, workdir)
+    bind_tables(deployment.table_prefix, deployment.region, emulator.endpoint_url)  # for the store read directly
+    return workdir
 
 
 def cli() -> typer.Typer:
@@ -129,7 +137,6 @@ def test_show_prints_the_active_policies_and_segments_for_people(system: Path) -
     assert result.exit_code == 0, result.output
     assert "version 1" in result.output and "gentle" in result.output and "strategic" in result.output
     assert "open balance >=" in result.output and "100000" in result.output
-    print(result.output)
 
 
 def test_show_before_any_apply_says_so_and_exits_1(system: Path) -> None:
@@ -162,8 +169,9 @@ def test_a_file_that_breaks_a_rule_is_refused_unless_forced(system: Path) -> Non
     assert report["version"] == 1 and [f["rule"] for f in report["forced_errors"]] == ["personal_before_automated"]
 
 
-def test_lint_prints_findings_rule_by_rule_and_exits_1_on_an_error(system: Path) -> None:
-    result = run("lint", str(write(system, "pushy.yaml", BREAKS_RULES)))
+def test_lint_prints_findings_rule_by_rule_and_exits_1_on_an_error(workdir: Path) -> None:
+    write(workdir, "pushy.yaml", BREAKS_RULES)
+    result = run("lint", "pushy.yaml")
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0].startswith("personal_before_automated (error)")
@@ -171,8 +179,9 @@ def test_lint_prints_findings_rule_by_rule_and_exits_1_on_an_error(system: Path)
     assert lines[-1] == "1 error, 1 warning in pushy.yaml (with 30-day terms)"
 
 
-def test_lint_json_counts_errors_and_warnings_and_warnings_alone_exit_0(system: Path) -> None:
-    result = run("lint", str(write(system, "p.yaml", INTERFACES_EXAMPLE)), "--json")
+def test_lint_json_counts_errors_and_warnings_and_warnings_alone_exit_0(workdir: Path) -> None:
+    write(workdir, "p.yaml", INTERFACES_EXAMPLE)
+    result = run("lint", "p.yaml", "--json")
     assert result.exit_code == 0
     report = json.loads(result.output)
     assert (report["file"], report["errors"], report["warnings"]) == ("p.yaml", 0, 2)
@@ -182,8 +191,9 @@ def test_lint_json_counts_errors_and_warnings_and_warnings_alone_exit_0(system: 
     assert short["errors"] == 4
 
 
-def test_lint_of_a_file_that_does_not_parse_exits_1_with_every_problem(system: Path) -> None:
-    result = run("lint", str(write(system, "x.yaml", "policies:\n  - name: p\n    min_gap_days: -1\n    zap: 1\n")))
+def test_lint_of_a_file_that_does_not_parse_exits_1_with_every_problem(workdir: Path) -> None:
+    write(workdir, "x.yaml", "policies:\n  - name: p\n    min_gap_days: -1\n    zap: 1\n")
+    result = run("lint", "x.yaml")
     assert result.exit_code == 1
     assert "line 3: policy 'p': `min_gap_days` must be between 0 and 365, not -1" in result.output
     assert "line 4: policy 'p': unknown key 'zap'" in result.output
@@ -191,10 +201,10 @@ def test_lint_of_a_file_that_does_not_parse_exits_1_with_every_problem(system: P
     assert len(as_json["error"]["details"]) == 2
 
 
-def test_a_missing_file_is_bad_usage_and_a_non_utf8_file_a_bad_policy(system: Path) -> None:
+def test_a_missing_file_is_bad_usage_and_a_non_utf8_file_a_bad_policy(workdir: Path) -> None:
     assert run("lint", "absent.yaml").exit_code == 2
     assert run("apply", "absent.yaml").exit_code == 2
-    (system / "latin1.yaml").write_bytes("policies:\n  - name: caf\xe9\n".encode("latin-1"))
+    (workdir / "latin1.yaml").write_bytes("policies:\n  - name: caf\xe9\n".encode("latin-1"))
     result = run("lint", "latin1.yaml")
     assert result.exit_code == 1 and "not UTF-8" in result.output
 
@@ -224,7 +234,7 @@ def test_a_template_that_does_not_compile_is_refused_with_its_line(system: Path)
     result = run("apply", str(write(system, "p.yaml", INTERFACES_EXAMPLE)), "--templates", str(folder))
 
     assert result.exit_code == 1
-    assert "template 'past_due.html', line 2:" in result.output
+    assert "template past_due.html, line 2:" in result.output
     assert PolicyStore().active() is None
 
 
@@ -263,8 +273,8 @@ def test_two_applies_racing_for_one_version_number_both_land(system: Path, monke
     assert [(v, who) for v, _, who in PolicyStore().versions(5)] == [(2, "bob"), (1, "alice")]
 
 
-def test_stored_text_is_printed_as_data_never_as_terminal_sequences(system: Path) -> None:
+def test_stored_text_is_printed_as_data_never_as_terminal_sequences(workdir: Path) -> None:
     hostile = INTERFACES_EXAMPLE + 'overrides:\n  customers:\n    "\\e[31mC1\\u202e": {pause: true}\n'
-    result = run("lint", str(write(system, "h.yaml", hostile)))
+    result = run("lint", str(write(workdir, "h.yaml", hostile)))
     assert result.exit_code == 1 and "\x1b" not in result.output and "\u202e" not in result.output
     assert "overrides, customer '\\x1b[31mC1\\u202e': unknown key 'pause'" in result.output

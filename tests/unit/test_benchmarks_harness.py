@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cold_imports, fresh_install, import_throughput, local_memory, reads_per_due_action
+from benchmarks import (
+    cold_imports,
+    dunning_run,
+    fresh_install,
+    import_throughput,
+    local_memory,
+    planner_throughput,
+    reads_per_due_action,
+)
 from benchmarks.__main__ import BENCHMARKS
 from benchmarks.emulator import RequestCounts, items_touched, strip_prefix
 from benchmarks.harness import (
@@ -116,7 +124,15 @@ def test_table_lists_every_figure_once() -> None:
 
 
 def test_every_benchmark_is_registered_with_quick_sizes_for_its_own_parameters() -> None:
-    modules = (cold_imports, reads_per_due_action, import_throughput, fresh_install, local_memory)
+    modules = (
+        cold_imports,
+        reads_per_due_action,
+        dunning_run,
+        planner_throughput,
+        import_throughput,
+        fresh_install,
+        local_memory,
+    )
     assert set(BENCHMARKS) == {m.NAME for m in modules}
     names = [p for m in modules for p in m.DEFAULTS]
     assert len(names) == len(set(names)), "parameter names are shared by --set and BENCH_*: keep them unique"

@@ -229,6 +229,14 @@ def test_more_than_200_policies_or_steps_are_refused() -> None:
     assert any("201 steps; at most 200" in p for p in problems_of(many_steps))
 
 
+def test_a_flood_of_problems_is_cut_to_the_first_200_with_the_count() -> None:
+    text = "policies:\n  - name: p\nsegments:\n  - {name: s, policy: p, match: {countries: [" + "1, " * 500 + "]}}\n"
+    with pytest.raises(PolicyFileError) as raised:
+        parse_policy_file(text)
+    assert raised.value.message == "the policy file has 500 problems; nothing was applied"
+    assert len(raised.value.details) == 201 and raised.value.details[-1] == "... and 300 more"
+
+
 def test_a_segment_or_override_naming_an_unknown_policy_is_refused_wherever_it_stands() -> None:
     text = (
         "segments:\n  - {name: a, policy: ghost}\n"
@@ -356,10 +364,10 @@ def test_templates_are_kept_with_the_file() -> None:
 @pytest.mark.parametrize(
     ("name", "source", "words"),
     [
-        ("past_due.pdf", "x", "a template is named NAME.html, NAME.txt or NAME.sms"),
+        ("past_due.pdf", "x", "a template is named NAME.html, NAME.txt, NAME.subject, NAME.sms, NAME.letter"),
         ("../etc.html", "x", "a template is named"),
-        ("past_due.html", "line one\n{% if %}\n", "template 'past_due.html', line 2:"),
-        ("past_due.txt", "{{ name ", "template 'past_due.txt', line 1:"),
+        ("past_due.html", "line one\n{% if %}\n", "template past_due.html, line 2:"),
+        ("past_due.txt", "{{ name ", "template past_due.txt, line 1:"),
         ("big.txt", "x" * (64 * 1024 + 1), "a template is at most 65536"),
     ],
 )
@@ -369,8 +377,14 @@ def test_a_bad_template_is_refused_with_its_own_line(name: str, source: str, wor
 
 
 def test_template_and_file_problems_are_reported_together() -> None:
-    problems = problems_of(one_policy("    min_touches: x\n"), templates={"a.html": "{% endif %}"})
-    assert problems[0].startswith("line 3:") and problems[1].startswith("template 'a.html', line 1:")
+    problems = problems_of(one_policy("    min_touches: x\n"), templates={"past_due.html": "{% endif %}"})
+    assert len(problems) == 2
+    assert problems[0].startswith("line 3:") and problems[1].startswith("template past_due.html, line 1:")
+
+
+def test_a_new_email_stage_needs_both_bodies() -> None:
+    problems = problems_of(one_policy(), templates={"courtesy.html": "<p>Hello</p>"})
+    assert problems == ["template courtesy.txt: an email needs both an HTML and a text body"]
 
 
 # --- the stored form -------------------------------------------------------------------------------------

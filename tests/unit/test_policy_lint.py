@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from shared.dunning.lint import RULE_BY_ID, RULES, Finding, has_errors, lint_policy_file
 from shared.dunning.model import Policy, PolicyFile, Segment, SegmentMatch, Step
 from shared.dunning.policy import parse_policy_file
+from shared.dunning.render import known_templates
 from tests.unit.test_policy_file import policy_files
 
 STANDARD_FILE = Path(__file__).parents[2] / "shared" / "dunning" / "standard_policy.yaml"
-BUILT_IN = frozenset({"pre_due", "due_today", "past_due", "past_due_firm", "final_notice", "past_due_sms", "letter"})
+EMAIL = frozenset({"html", "txt", "subject"})
+TEMPLATES = {"past_due": EMAIL, "past_due_sms": frozenset({"sms"}), "letter": frozenset({"letter"})}
 
 # INTERFACES.md, "Dunning policy file (YAML)", verbatim: a new user applies exactly this.
 INTERFACES_EXAMPLE = """\
@@ -70,13 +72,13 @@ def only(rule: str, findings: list[Finding]) -> list[Finding]:
 
 
 def test_the_interfaces_example_has_no_error_at_30_day_terms() -> None:
-    findings = lint_policy_file(parse_policy_file(INTERFACES_EXAMPLE), terms_days=30, known_templates=BUILT_IN)
+    findings = lint_policy_file(parse_policy_file(INTERFACES_EXAMPLE), terms_days=30, known_templates=known_templates())
     assert not has_errors(findings), findings
     assert ("no_steps", None) in rules(findings)  # `gentle` as printed has no steps: legal, and said
 
 
 def test_the_standard_policy_file_has_no_error_and_uses_every_policy() -> None:
-    findings = lint_policy_file(parse_policy_file(STANDARD_FILE.read_text()), known_templates=BUILT_IN)
+    findings = lint_policy_file(parse_policy_file(STANDARD_FILE.read_text()), known_templates=known_templates())
     assert not has_errors(findings), findings
     assert {f.rule for f in findings} <= {"short_terms"}
 
@@ -197,11 +199,25 @@ def test_a_policy_used_only_by_an_override_is_used() -> None:
 def test_an_unknown_template_is_an_error_unless_the_team_applied_it() -> None:
     policy = Policy("p", (Step("due", "due_date", 0, "email", template="my_stage"),))
     pf = PolicyFile({"p": policy}, (Segment("all", "p"),))
-    (finding,) = only("unknown_template", lint_policy_file(pf, known_templates=BUILT_IN))
-    assert finding.step == "due" and finding.severity == "error"
-    with_template = PolicyFile(pf.policies, pf.segments, templates={"my_stage.html": "<p>hi</p>"})
-    assert not only("unknown_template", lint_policy_file(with_template, known_templates=BUILT_IN))
+    (finding,) = only("unknown_template", lint_policy_file(pf, known_templates=TEMPLATES))
+    assert finding.step == "due" and finding.severity == "error" and "neither built in" in finding.message
+    own = {"my_stage.html": "<p>hi</p>", "my_stage.txt": "hi"}
+    assert not only(
+        "unknown_template",
+        lint_policy_file(PolicyFile(pf.policies, pf.segments, templates=own), known_templates=TEMPLATES),
+    )
     assert not only("unknown_template", lint_policy_file(pf))  # nothing known: not checked
+
+
+def test_an_email_step_needs_a_template_with_both_email_bodies_while_sms_and_letters_fall_back() -> None:
+    steps = (
+        Step("mail", "due_date", 0, "email", template="past_due_sms"),
+        Step("text", "due_date", 5, "sms", template="past_due"),
+        Step("post", "due_date", 10, "letter", template="past_due"),
+    )
+    pf = PolicyFile({"p": Policy("p", steps)}, (Segment("all", "p"),))
+    (finding,) = only("unknown_template", lint_policy_file(pf, known_templates=TEMPLATES))
+    assert finding.step == "mail" and "lacks the HTML and text bodies of an email (it has: sms)" in finding.message
 
 
 def test_findings_come_by_policy_then_step_order_with_the_files_own_last() -> None:

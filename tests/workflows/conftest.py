@@ -71,9 +71,7 @@ class DunningSystem:
         queue = self.resources.send_retry if name == "dunning_send_retry" else self.resources.email_feedback
         function_name = self.router.function_name(name)
         invoke = router_invoke(self.router, function_name, self.arns[function_name])
-        return QueuePoller(
-            self.emulator.client("sqs"), queue.url, queue.arn, self.emulator.deployment.region, invoke
-        )
+        return QueuePoller(self.emulator.client("sqs"), queue.url, queue.arn, self.emulator.deployment.region, invoke)
 
     def drain(self, name: str, rounds: int = 10) -> None:
         poller = self.poller(name)
