@@ -117,8 +117,9 @@ def run_report(run_id: str, run_date: str, status: str) -> dict[str, Any]:
     sent: Counter[str] = Counter()
     tasks: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    failed = touched = customers = 0
+    failed = touched = 0
     outcomes: list[dict[str, Any]] = []
+    batch_customers: dict[str, int] = {}
     for batch in DunningBatchRecord.query(run_id, consistent_read=True):
         counts = batch.counts or {}
         sent.update(counts.get("sent") or {})
@@ -126,8 +127,11 @@ def run_report(run_id: str, run_date: str, status: str) -> dict[str, Any]:
         skipped.update(counts.get("skipped") or {})
         failed += int(counts.get("failed") or 0)
         touched += int(counts.get("touched") or 0)
-        customers += int(counts.get("customers") or 0)
+        # A batch the state machine retried has a record per attempt: its customers count once.
+        name = batch.batch_id.split("#", 1)[0]
+        batch_customers[name] = max(batch_customers.get(name, 0), int(counts.get("customers") or 0))
         outcomes.extend(batch.outcomes or [])
+    customers = sum(batch_customers.values())
     planned: dict[str, Any] = {}
     result: dict[str, Any] = {}
     try:
@@ -184,7 +188,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def open_tasks(limit: int) -> list[TaskRecord]:
     tasks: list[TaskRecord] = []
-    for shard in (f"s{n}" for n in range(OPEN_TASK_SHARDS)):
+    for shard in (f"s{n:02d}" for n in range(OPEN_TASK_SHARDS)):
         tasks.extend(TaskRecord.open_tasks_index.query(shard, scan_index_forward=False))
     tasks.sort(key=lambda t: (-(t.score or 0), t.due, t.task_id))
     return tasks[:limit]

@@ -6,12 +6,18 @@ Here the backup is of the touched items only, taken once per transaction, and a 
 those items back into the live table (removing the ones it had created); the table copies moto asks for
 while a transaction runs are the table itself. Private moto API: moto's minor version is pinned in
 pyproject.toml, and tests/integration/test_moto_transactions.py proves rollback still works.
+
+Isolation: the server answers requests on many threads and moto's backend has no lock. A transaction that
+is cancelled puts its backups back, which would undo a write another thread made meanwhile (two overlapping
+dunning runs lost an invoice update that way). One lock therefore serialises transactions with each other and
+with single-item writes, as DynamoDB's own isolation would.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections import defaultdict
 from contextvars import ContextVar
 from typing import Any
@@ -24,6 +30,18 @@ from moto.dynamodb.models.table import Table
 _in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
 _installed = False
 _original_transact = DynamoDBBackend.transact_write_items
+_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
+_original_writes = {name: getattr(DynamoDBBackend, name) for name in _WRITES}
+_write_lock = threading.RLock()
+
+
+def _serialised(method: Any) -> Any:
+    @functools.wraps(method)
+    def write(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return method(self, *args, **kwargs)
+
+    return write
 
 
 def install() -> None:
@@ -35,18 +53,21 @@ def install() -> None:
 
     @functools.wraps(original)
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        keys = _touched_keys(transact_items)
-        backup = _backup(self, keys)
-        token = _in_transaction.set(True)
-        try:
-            original(self, transact_items)
-        except Exception:
-            _restore(self, backup)
-            raise
-        finally:
-            _in_transaction.reset(token)
+        with _write_lock:
+            keys = _touched_keys(transact_items)
+            backup = _backup(self, keys)
+            token = _in_transaction.set(True)
+            try:
+                original(self, transact_items)
+            except Exception:
+                _restore(self, backup)
+                raise
+            finally:
+                _in_transaction.reset(token)
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name, method in _original_writes.items():
+        setattr(DynamoDBBackend, name, _serialised(method))
     Table.__deepcopy__ = _copy_table  # type: ignore[attr-defined]
     _installed = True
 
@@ -57,6 +78,8 @@ def uninstall() -> None:
     if not _installed:
         return
     DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]
+    for name, method in _original_writes.items():
+        setattr(DynamoDBBackend, name, method)
     del Table.__deepcopy__  # type: ignore[attr-defined]
     _installed = False
 

@@ -32,8 +32,29 @@ class Schedule:
     target_arn: str
     input: str
 
+    def check(self) -> None:
+        """ValueError unless the local scheduler can run this expression."""
+        cron = _CRON.match(self.expression)
+        if cron:
+            if not 0 <= int(cron.group(1)) <= 59 or (cron.group(2) != "*" and not 0 <= int(cron.group(2)) <= 23):
+                raise ValueError(
+                    f"schedule {self.name}: {self.expression!r} is not an expression the local scheduler runs "
+                    "(no such minute or hour)"
+                )
+            return
+        rate = _RATE.match(self.expression)
+        if rate:
+            if int(rate.group(1)) < 1:
+                raise ValueError(
+                    f"schedule {self.name}: {self.expression!r} is not an expression the local scheduler runs "
+                    "(a rate is at least 1)"
+                )
+            return
+        raise ValueError(f"schedule {self.name}: {self.expression!r} is not an expression the local scheduler runs")
+
     def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Due times in (start, end]."""
+        self.check()
         cron = _CRON.match(self.expression)
         times: list[datetime] = []
         if cron:
@@ -121,7 +142,12 @@ class LocalScheduler:
         now = self._now()
         started = []
         for schedule in read_schedules(self._scheduler, self._group):
-            for due in schedule.fires_between(self._last, now):
+            try:
+                due_times = schedule.fires_between(self._last, now)
+            except ValueError as exc:  # one bad schedule must not stop the others
+                logger.warning("%s", exc)
+                continue
+            for due in due_times:
                 started.append(self.fire(schedule, due))
         self._last = now
         return started

@@ -32,7 +32,14 @@ from shared.documents.pdf import (
     statement_pdf,
 )
 from shared.dunning.dispatch import DeliveryError, NothingToSend, PolicySource
-from shared.dunning.render import MessageContext, MessageLine, render_email, render_letter_text, render_sms
+from shared.dunning.render import (
+    MessageContext,
+    MessageLine,
+    known_templates,
+    render_email,
+    render_letter_text,
+    render_sms,
+)
 from shared.dunning.repository import DunningStore
 from shared.dunning.state import customer_phone, primary_contact
 from shared.dunning.tasks import new_task
@@ -172,8 +179,10 @@ class Delivery:
             raise DeliveryError("the customer has no AP email address")
         if not self.settings.sender_email:
             raise DeliveryError("ARCOLLECT_SENDER_EMAIL is not set")
+        overrides = self._overrides()
+        template = email_stage(template, records, day, overrides)
         context = self._context(customer, records, steps, template, day, self._link(customer.customer_id, sent_at))
-        rendered = render_email(context, self._overrides())
+        rendered = render_email(context, overrides)
         message = EmailMessage()
         message["From"] = formataddr((self.settings.seller_name or "Accounts receivable", self.settings.sender_email))
         message["To"] = to
@@ -300,6 +309,16 @@ class Delivery:
         self.client("s3").put_object(
             Bucket=self.settings.documents_bucket, Key=key, Body=body, ContentType=content_type
         )
+
+
+def email_stage(template: str, records: Sequence[InvoiceRecord], day: date, overrides: Mapping[str, str]) -> str:
+    """The template an email goes out with. An SMS step sent as email (the customer has no phone) has no email
+    form: the stage is then chosen by how late the most overdue listed invoice is."""
+    forms = known_templates(overrides).get(template, frozenset())
+    if "html" in forms and "txt" in forms:
+        return template
+    late = max((day - date.fromisoformat(r.due_date)).days for r in records)
+    return "pre_due" if late < 0 else "due_today" if late == 0 else "past_due"
 
 
 def _default_template(channel: str) -> str:

@@ -10,6 +10,7 @@ the run's last step hands it to the retry queue too. Nothing claimed is silently
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +29,7 @@ from shared.dunning.model import (
     SendWindow,
 )
 from shared.dunning.planner import plan_customer
-from shared.dunning.policy import resolve_policy, segment_for
+from shared.dunning.policy import resolve_policy
 from shared.dunning.repository import (
     PENDING_SHARD,
     AlreadyClaimed,
@@ -40,6 +41,7 @@ from shared.dunning.run import RunCounts, RunRequest
 from shared.dunning.state import (
     customer_state,
     decision_actions,
+    index_value,
     invoice_state,
     next_action_value,
     record_from_snapshot,
@@ -48,6 +50,7 @@ from shared.dunning.tasks import new_task
 from shared.dunning.window import closes_at, local_date, next_send_day, opens_at
 
 MAX_REPLANS = 3
+LAST_MINUTE = timedelta(minutes=1)  # a window is [start, end): a stamp after it closes is its last minute
 # Invoices per claim transaction: the claim and the customer check take two of DynamoDB's 100 items.
 INVOICES_PER_CLAIM = 98
 OUTCOMES_KEPT = 500  # per batch record: enough to explain a run, bounded so the item stays small
@@ -113,7 +116,9 @@ class Dispatcher:
         self.store.put_batch(
             DunningBatchRecord(
                 request.run_id,
-                str(batch.get("batch_id") or "b"),
+                # One record per attempt: a batch the state machine retried keeps what each attempt did (the
+                # retry finds the first attempt's messages claimed and sends nothing twice).
+                f"{batch.get('batch_id') or 'b'}#{uuid.uuid4().hex[:8]}",
                 counts=counts.to_json(),
                 outcomes=outcomes[:OUTCOMES_KEPT],
                 finished_at=self.clock(),
@@ -168,6 +173,16 @@ class Dispatcher:
         state = customer_state(customer)
         window = _customer_window(policy_file, state)
         day, closed = self.local_day(request, state, window)
+        if request.as_of is None and request.instant < opens_at(window, day, state.timezone):
+            # An hourly run reached the customer before its window opens (a bare date from the ledger): look
+            # again when it opens today.
+            opening = index_value(day, window, state.timezone)
+            for record in records:
+                if record.next_action_date != opening:
+                    actions = [InvoiceRecord.next_action_date.set(opening)]
+                    self.store.update_invoice(InvoiceUpdate(record, actions))
+                counts.skipped["before_window"] += 1
+            return
         by_id = {r.invoice_id: r for r in records}
         states = [invoice_state(r) for r in records]
 
@@ -225,7 +240,7 @@ class Dispatcher:
             return request.instant
         opens, closes = opens_at(window, day, state.timezone), closes_at(window, day, state.timezone)
         if local_date(request.instant, state.timezone) == day:  # today: now, kept inside the window
-            return min(max(request.instant, opens), closes)
+            return min(max(request.instant, opens), closes - LAST_MINUTE)
         return opens
 
     def _claim_touch(
@@ -438,8 +453,8 @@ def touch_details(touch: PlannedTouch, sent_at: datetime) -> dict[str, Any]:
 
 
 def _customer_window(policy_file: PolicyFile, state: CustomerState) -> SendWindow:
-    segment = segment_for(policy_file, state)
-    policy = policy_file.policies.get(segment.policy) if segment is not None else None
+    """The window of the customer's own policy (its override, else its segment's)."""
+    policy = resolve_policy(policy_file, state).policy
     return policy.send_window if policy is not None else SendWindow()
 
 

@@ -32,6 +32,7 @@ class Feedback:
     send_key: str | None
     message_id: str | None
     feedback_id: str
+    timestamp: str | None = None  # when SES says it happened
 
 
 def parse_notification(notification: Mapping[str, Any]) -> Feedback | None:
@@ -55,12 +56,19 @@ def parse_notification(notification: Mapping[str, Any]) -> Feedback | None:
             key,
             mail.get("messageId"),
             str(bounce.get("feedbackId") or mail.get("messageId") or ""),
+            bounce.get("timestamp"),
         )
     if kind == "complaint":
         complaint = notification.get("complaint") or {}
         recipients = tuple(str(r.get("emailAddress", "")).lower() for r in complaint.get("complainedRecipients") or [])
         return Feedback(
-            "complaint", True, recipients, key, mail.get("messageId"), str(complaint.get("feedbackId") or "")
+            "complaint",
+            True,
+            recipients,
+            key,
+            mail.get("messageId"),
+            str(complaint.get("feedbackId") or mail.get("messageId") or ""),
+            complaint.get("timestamp"),
         )
     return None
 
@@ -112,10 +120,11 @@ class FeedbackHandler:
     def _mark_contacts(self, customer: CustomerRecord, feedback: Feedback) -> bool:
         for _ in range(3):
             state = "bounced" if feedback.kind == "bounce" else "complained"
-            hit = False
+            hit = changed = False
             for contact in customer.contacts or []:
                 if contact.email and contact.email.lower() in feedback.recipients:
                     hit = True
+                    changed = changed or contact.email_state != state
                     contact.email_state = state
             if not hit:
                 return False
@@ -124,15 +133,23 @@ class FeedbackHandler:
                 if feedback.kind == "bounce"
                 else "the AP email address reported our reminder as spam: confirm the address"
             )
+            if (
+                not changed
+                and customer.onboarding_status == "needs_attention"
+                and reason in (customer.onboarding_reasons or [])
+            ):
+                return True  # this notification (or one like it) was handled already
             customer.onboarding_status = "needs_attention"
             customer.onboarding_reasons = list(dict.fromkeys([*(customer.onboarding_reasons or []), reason]))
             customer.updated_at = self.clock()
             if self.store.save_customer(customer):
                 now = self.clock()
+                # Keyed by the notification, not the clock: a second delivery of it writes the same entry.
+                when = feedback.timestamp or now.astimezone(UTC).isoformat()
                 self.store.put_activity(
                     ActivityRecord(
                         customer.customer_id,
-                        f"{now.astimezone(UTC).isoformat()}#{feedback.kind}#{feedback.feedback_id}",
+                        f"{when}#{feedback.kind}#{feedback.feedback_id}",
                         kind="onboarding",
                         invoice_ids=[],
                         summary=f"Email {feedback.kind}: onboarding re-opened for the AP contact",

@@ -2,8 +2,9 @@
 through the ledger importer, on a fixed day (so the importer's stamps and first next-action dates are the ones
 the run would see). Each test names only what it is about; the rest defaults to a plain US customer.
 
-Also the few readings and seams the workflow tests share: the raw emails moto's SES kept, the portal link a
-message carries, a customer's claimed messages, and the instant a run starts at."""
+Also the few readings and seams the workflow tests share: the outbox as `arcollect outbox` shows it and the raw
+emails moto's SES kept, portal links, a customer's claims, tasks and timeline, the retry and feedback queues
+drained at once, a system of its own for a class of tests, and the system's time as a run reads it."""
 
 from __future__ import annotations
 
@@ -232,12 +233,27 @@ def fresh_system(today: dt.date = TODAY) -> Iterator[DunningSystem]:
         stop()
 
 
+class _PinnedClock:
+    at = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+_pinned = _PinnedClock()
+
+
 def pin_run_clock(instant: dt.datetime) -> None:
-    """The instant runs start at, as their Plan step reads it: the fixture's today has the wall clock's time
-    of day, and what a run does in a customer's window depends on that time."""
+    """The system's time as the run's three steps read it (Plan: the run's instant; Dispatch: claims and tasks;
+    Finish: which claims are old enough to sweep). The fixture's today has the wall clock's time of day, and
+    what a run does in a customer's window depends on that time. Pin again to move the clock on."""
+    from functions.dunning_dispatch import handler as dispatch
+    from functions.dunning_finish import handler as finish
     from functions.dunning_plan import handler as plan
 
-    plan.services().clock = lambda: instant
+    _pinned.at = instant
+    for module in (plan, dispatch, finish):
+        module.services().clock = _pinned
 
 
 def drain_now(system: DunningSystem, name: str, rounds: int = 30) -> int:
