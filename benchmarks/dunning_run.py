@@ -21,8 +21,11 @@ Measured, for one run `{"as_of": AS_OF}` started like `arcollect dunning run --a
 - Lambda: each handler invocation's wall time, at the function's memory (infra/constructs/dunning.py).
   Invocations run one at a time (a lock around the handler), so a duration is that invocation's own work and
   not its wait behind the Map's other iterations for the interpreter lock; it includes moto serving the
-  invocation's requests, a stand-in for DynamoDB's and SES's latency. Handler modules are imported before the
-  run (cold_imports measures that); first-call initialisation is inside the first invocation.
+  invocation's requests, a stand-in for DynamoDB's and SES's latency — a poor one on a large ledger, where
+  moto walks the whole table for every query, so `lambda_handler_cpu_s_per_touch` (the handlers' own thread
+  CPU time, moto's work left out) is reported beside `lambda_wall_s_per_touch`; the price uses the wall time.
+  Handler modules are imported before the run (cold_imports measures that); first-call initialisation is
+  inside the first invocation.
 - prices: benchmarks/capacity.py `Prices` (ENGINEERING.md's); SES fees reported apart.
 Then a second ledger with `wall_due_invoices` due invoices (two open invoices per customer, half of them due),
 and the wall time of its run: moto's and this process's work, emails rendered with their PDFs included
@@ -231,20 +234,23 @@ class HandlerTimer:
     def __init__(self, meter: CapacityMeter) -> None:
         self.meter = meter
         self.durations: dict[str, list[float]] = defaultdict(list)
+        self.cpu_s = 0.0  # the handlers' own thread CPU time: what the Lambda would compute, moto's work left out
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         self.durations.clear()
+        self.cpu_s = 0.0
 
     def wrap(self, name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def timed(event: Any, context: Any) -> Any:
             with self._lock:
                 self.meter.phase = name
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.thread_time()
                 try:
                     return handler(event, context)
                 finally:
                     self.durations[name].append(time.perf_counter() - started)
+                    self.cpu_s += time.thread_time() - cpu
                     self.meter.phase = "other"
 
         return timed
@@ -358,6 +364,7 @@ class RunOutcome:
     output: dict[str, Any]
     usage: dict[str, Usage]  # by handler
     durations: dict[str, list[float]]
+    handler_cpu_s: float
     parent_transitions: int
     map_items: int
     emails_at_ses: int
@@ -403,6 +410,7 @@ def run_day(system: BenchSystem, due: int) -> RunOutcome:
         output=output,
         usage=dict(system.meter.usage),
         durations={name: list(times) for name, times in system.timer.durations.items()},
+        handler_cpu_s=system.timer.cpu_s,
         parent_transitions=sum(1 for event in history if event["type"].endswith("StateEntered")),
         map_items=map_items,
         emails_at_ses=int(ses.get_send_quota()["SentLast24Hours"]) - sent_before,
@@ -464,6 +472,8 @@ def cost_figures(outcome: RunOutcome, prices: Prices = Prices()) -> Figures:
         "cost_per_1000_touches.step_functions": cost.step_functions * per_1000,
         "ses_fees_per_1000_touches": cost.ses * per_1000,
         "lambda_gb_s_per_1000_touches": usage.lambda_gb_seconds * per_1000,
+        "lambda_wall_s_per_touch": sum(sum(outcome.durations.get(n, [])) for n in RUN_FUNCTIONS) / outcome.touches,
+        "lambda_handler_cpu_s_per_touch": outcome.handler_cpu_s / outcome.touches,
         "state_transitions_per_1000_touches": usage.state_transitions * per_1000,
     }
 

@@ -169,6 +169,8 @@ def _print_report(report: dict[str, Any]) -> None:
     stdout.print(plain(f"  skipped: {skipped}"))
     failed = f"{report['failed']}" + (f" (retrying {report['retrying']})" if report["retrying"] else "")
     stdout.print(plain(f"  failed:  {failed}"))
+    if report["skipped"].get("no_policy"):
+        stdout.print(plain("  no dunning policy is applied: `arcollect policy apply FILE` first (docs/policies.md)"))
     shown = [o for o in report["outcomes"] if o.get("outcome") != "skipped"][:OUTCOMES_SHOWN]
     if shown:
         table = Table("customer", "channel", "invoices", "steps", "outcome")

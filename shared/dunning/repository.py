@@ -48,7 +48,7 @@ class ChangedSinceRead(Exception):
 @dataclass(frozen=True)
 class InvoiceUpdate:
     record: InvoiceRecord  # carries the version the run planned from
-    actions: list[Action]
+    actions: Sequence[Action]
 
 
 class DunningStore(Protocol):
@@ -91,7 +91,7 @@ class DynamoDunningStore:
                     CustomerRecord, customer.customer_id, condition=CustomerRecord.version == customer.version
                 )
                 for update in updates:
-                    tx.update(update.record, actions=update.actions)
+                    tx.update(update.record, actions=list(update.actions))
         except TransactWriteError as exc:
             reasons = [_reason_code(r) for r in (exc.cancellation_reasons or [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -104,7 +104,7 @@ class DynamoDunningStore:
 
     def update_invoice(self, update: InvoiceUpdate) -> bool:
         try:
-            update.record.update(actions=update.actions)
+            update.record.update(actions=list(update.actions))
         except UpdateError as exc:
             if _conditional(exc):
                 return False

@@ -10,9 +10,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.clock import clock_for
 from shared.data.binding import bind_tables
 from shared.data.tables import (
     CreditNoteRecord,
@@ -739,4 +740,5 @@ def build_importer(settings: RuntimeSettings, clock: Callable[[], datetime] | No
     bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
     kms = boto3.client("kms", region_name=settings.region, endpoint_url=settings.endpoint_url)
     vault = KmsTinVault(kms=kms, key_id=settings.tin_key_id, mac_key_id=settings.tin_mac_key_id)
-    return LedgerImporter(repository=LedgerRepository(), vault=vault, clock=clock or (lambda: datetime.now(UTC)))
+    # The system's today (`arcollect local --today`) reaches the drop folder's imports too.
+    return LedgerImporter(repository=LedgerRepository(), vault=vault, clock=clock or clock_for(settings.today))

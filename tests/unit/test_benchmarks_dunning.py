@@ -82,6 +82,7 @@ def test_run_figures_divide_by_touches_and_keep_ses_apart() -> None:
         output={},
         usage={"dunning_plan": usage},
         durations={"dunning_plan": [1.0], "dunning_dispatch": [2.0, 2.0]},
+        handler_cpu_s=2.5,
         parent_transitions=4,
         map_items=2,
         emails_at_ses=5,
@@ -95,6 +96,7 @@ def test_run_figures_divide_by_touches_and_keep_ses_apart() -> None:
     costs = dunning_run.cost_figures(outcome, Prices(state_transition=1.0, email=1.0))
     assert costs["state_transitions_per_1000_touches"] == 600
     assert costs["ses_fees_per_1000_touches"] == 500
+    assert costs["lambda_wall_s_per_touch"] == 0.5 and costs["lambda_handler_cpu_s_per_touch"] == 0.25
     assert costs["cost_per_1000_touches"] == pytest.approx(
         costs["cost_per_1000_touches.dynamodb"]
         + costs["cost_per_1000_touches.lambda"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from itertools import pairwise
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,8 +27,8 @@ from shared.dunning.model import (
 from shared.dunning.planner import email_usable, plan_customer, plan_invoice, route
 from shared.dunning.window import is_send_day, next_send_day
 
-DAYS = 160
-EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DAYS = 130
+EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- what is generated ----------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def held(case: Case, state: InvoiceState, day: date) -> bool:
     grace = timedelta(days=policy.promise_grace_days)
     return (
         state.status == "paid"
-        or state.balance_minor * 1 <= int(policy.tolerance * (1 if state.currency == "JPY" else 100))
+        or state.balance_minor <= int(policy.tolerance * (1 if state.currency == "JPY" else 100))
         or state.dispute_id is not None
         or state.payment_in_progress is not None
         or (state.promise_date is not None and day <= state.promise_date + grace)
@@ -409,7 +409,7 @@ def test_rule_4_one_touch_per_channel_listing_every_invoice_due_once_in_a_stable
 ) -> None:
     policy, customer, book_invoices = book
     states = {state.invoice_id: state for state in book_invoices}
-    for day in (start + timedelta(days=n) for n in range(0, 120, 2)):
+    for day in (start + timedelta(days=n) for n in range(0, 90, 3)):
         plan = plan_customer(customer, list(states.values()), lambda _: (policy, False), day)
         channels = [touch.channel for touch in plan.touches]
         assert len(channels) == len(set(channels))
