@@ -14,23 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.data.tables import CustomerRecord, InvoiceRecord, SendRecord
-from shared.documents.pdf import (
-    AppliedAmount,
-    InvoiceDocument,
-    Party,
-    StatementDocument,
-    StatementLine,
-    invoice_file_name,
-    invoice_pdf,
-    letter_pdf,
-    statement_file_name,
-    statement_pdf,
-)
 from shared.dunning.dispatch import DeliveryError, NothingToSend, PolicySource
 from shared.dunning.render import (
     MessageContext,
@@ -47,6 +35,9 @@ from shared.errors import DomainError
 from shared.money import format_money
 from shared.security.links import LinkSigner, load_signing_keys, portal_url, secrets_manager_fetch
 from shared.settings import RuntimeSettings
+
+if TYPE_CHECKING:  # the PDF code (fpdf2, fontTools, Pillow: ~1.5 s) loads only when a document is made
+    from shared.documents.pdf import InvoiceDocument, Party, StatementDocument
 
 CUSTOMER_HEADER = "X-Arcollect-Customer-Id"
 INVOICES_HEADER = "X-Arcollect-Invoice-Ids"
@@ -179,6 +170,8 @@ class Delivery:
             raise DeliveryError("the customer has no AP email address")
         if not self.settings.sender_email:
             raise DeliveryError("ARCOLLECT_SENDER_EMAIL is not set")
+        from shared.documents.pdf import Party, invoice_file_name, invoice_pdf, statement_file_name, statement_pdf
+
         overrides = self._overrides()
         template = email_stage(template, records, day, overrides)
         context = self._context(customer, records, steps, template, day, self._link(customer.customer_id, sent_at))
@@ -217,6 +210,8 @@ class Delivery:
         return str(response["MessageId"])
 
     def _statement(self, customer: CustomerRecord, seller: Party, buyer: Party, day: date) -> StatementDocument:
+        from shared.documents.pdf import StatementDocument, StatementLine
+
         lines = tuple(
             StatementLine(
                 invoice_id=r.invoice_id,
@@ -266,6 +261,8 @@ class Delivery:
         day: date,
         now: datetime,
     ) -> str | None:
+        from shared.documents.pdf import Party, letter_pdf
+
         name = _customer_name(customer)
         owed = _owed(records)
         ids = [r.invoice_id for r in records]
@@ -337,6 +334,8 @@ def _safe(value: str) -> str:
 
 
 def _invoice_document(record: InvoiceRecord, seller: Party, buyer: Party, day: date) -> InvoiceDocument:
+    from shared.documents.pdf import AppliedAmount, InvoiceDocument
+
     return InvoiceDocument(
         seller=seller,
         customer=buyer,
