@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -11,19 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.dunning.events import PlanEvent
 from shared.dunning.run import run_request
-from shared.dunning.service import DunningServices
-from shared.settings import runtime_settings
+from shared.dunning.service import services_from_environment as services
 
 logger = Logger(service="dunning_plan")
-
-
-@cache
-def services() -> DunningServices:
-    from shared.data.binding import bind_tables
-
-    settings = runtime_settings()
-    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
-    return DunningServices(settings)
 
 
 @logger.inject_lambda_context

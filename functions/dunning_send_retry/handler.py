@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,20 +11,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.dunning.service import DunningServices
-from shared.settings import runtime_settings
+from shared.dunning.service import services_from_environment as services
 
 logger = Logger(service="dunning_send_retry")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-@cache
-def services() -> DunningServices:
-    from shared.data.binding import bind_tables
-
-    settings = runtime_settings()
-    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
-    return DunningServices(settings)
 
 
 def retry_message(record: SQSRecord) -> None:

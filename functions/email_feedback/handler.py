@@ -14,8 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.dunning.feedback import FeedbackHandler, parse_notification
-from shared.dunning.service import DunningServices
-from shared.settings import runtime_settings
+from shared.dunning.service import services_from_environment
 
 logger = Logger(service="email_feedback")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -23,11 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @cache
 def feedback_handler() -> FeedbackHandler:
-    from shared.data.binding import bind_tables
-
-    settings = runtime_settings()
-    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
-    services = DunningServices(settings)
+    services = services_from_environment()
     return FeedbackHandler(services.store, services.deliverer, services.clock)
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from shared.clock import Clock, clock_for
@@ -215,6 +215,17 @@ class DunningServices:
         send.status = "task"
         send.pending_shard = None
         self.store.save_send(send)
+
+
+@cache
+def services_from_environment() -> DunningServices:
+    """This process's dunning services (a Lambda container's): settings read and tables bound once."""
+    from shared.data.binding import bind_tables
+    from shared.settings import runtime_settings
+
+    settings = runtime_settings()
+    bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
+    return DunningServices(settings)
 
 
 def _error_name(error: Any) -> str:

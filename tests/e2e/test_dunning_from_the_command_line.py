@@ -17,29 +17,7 @@ READY_WITHIN = 240
 TODAY = "2026-11-23"  # a Monday, no US holiday
 
 # INTERFACES.md's example, verbatim (its `gentle` policy is only a comment: a policy without steps).
-EXAMPLE_POLICY = """\
-policies:
-  - name: standard
-    first_touch_min_age_days: 14    # no outreach on an invoice younger than this
-    min_touches: 4                  # touches required before a `final: true` step
-    min_gap_days: 3                 # between two touches about the same invoice
-    tolerance: 1.00                 # balances at or below are not chased
-    send_window: {start: "09:00", end: "17:00", weekdays: [mon, tue, wed, thu, fri], holidays: US}
-    steps:
-      - {id: pre_due,  anchor: due_date, offset_days: -5, channel: email, template: pre_due}
-      - {id: due,      anchor: due_date, offset_days: 0,  channel: email, template: due_today}
-      - {id: late_1,   anchor: due_date, offset_days: 3,  channel: email, template: past_due}
-      - {id: late_sms, anchor: due_date, offset_days: 10, channel: sms,   template: past_due_sms}
-      - {id: call_1,   anchor: due_date, offset_days: 15, channel: call}
-      - {id: firm,     anchor: due_date, offset_days: 21, channel: email, template: past_due_firm}
-      - {id: final,    anchor: due_date, offset_days: 30, channel: email, template: final_notice, final: true}
-      - {id: agency,   anchor: due_date, offset_days: 45, channel: agency, final: true}
-  - name: gentle
-    # ...
-segments:
-  - {name: strategic, policy: gentle, match: {min_open_balance: 100000}}
-  - {name: default,   policy: standard}
-"""
+EXAMPLE_POLICY = (Path(__file__).resolve().parents[1] / "fixtures" / "interfaces-example-policy.yaml").read_text()
 
 
 def run_json(local: Any, *args: str, timeout: float = 600) -> Any:
