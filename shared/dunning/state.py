@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from shared.data.tables import NEXT_ACTION_SHARDS, CustomerRecord, InvoiceRecord, shard_of
+from shared.data.tables import DUNNING_ATTRIBUTES, NEXT_ACTION_SHARDS, CustomerRecord, InvoiceRecord, shard_of
 from shared.dunning.model import CustomerState, Decision, InvoiceState, Policy, SendWindow, Step
 from shared.dunning.window import opens_at
 
@@ -159,23 +159,5 @@ def record_from_snapshot(snapshot: Mapping[str, Any]) -> InvoiceRecord:
     return record
 
 
-_SNAPSHOT_FIELDS = (
-    "invoice_id",
-    "customer_id",
-    "issue_date",
-    "due_date",
-    "currency",
-    "amount_minor",
-    "balance_minor",
-    "status",
-    "dispute_id",
-    "promise_date",
-    "payment_in_progress",
-    "hold_until",
-    "dunning_excluded",
-    "policy_override",
-    "touches",
-    "last_touch_on",
-    "next_action_date",
-    "version",
-)
+# The index's projection (what the planner reads, and the version) and its keys; steps_done travels as a list.
+_SNAPSHOT_FIELDS = ("invoice_id", "next_action_date", *(a for a in DUNNING_ATTRIBUTES if a != "steps_done"))
