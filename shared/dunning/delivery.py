@@ -425,6 +425,3 @@ def build_deliverer(settings: RuntimeSettings, client: Callable[[str], Any], sto
     from shared.dunning.service import CachedPolicies, _active_policy_file
 
     return Delivery(settings, client, store, CachedPolicies(_active_policy_file))
-
-
-__all__ = ["Delivery", "NothingToSend", "build_deliverer"]

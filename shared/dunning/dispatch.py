@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from shared.data.tables import ActivityRecord, CustomerRecord, DunningBatchRecord, InvoiceRecord, SendRecord
 from shared.dunning.model import (
     MESSAGE_CHANNELS,
-    CustomerPlan,
     CustomerState,
     Decision,
     InvoiceState,
@@ -463,6 +462,3 @@ def batch_counts(batches: Sequence[DunningBatchRecord]) -> RunCounts:
     for batch in batches:
         total.add(RunCounts.from_json(batch.counts or {}))
     return total
-
-
-__all__ = ["CustomerPlan", "Dispatcher", "batch_counts", "send_key"]

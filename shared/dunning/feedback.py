@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 from shared.data.tables import ActivityRecord, CustomerRecord, SendRecord
@@ -210,7 +210,3 @@ class FeedbackHandler:
             mark_delivered(claim, message_id, self.store)
             return f"fallback_{fallback.channel}"
         return "no_fallback"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

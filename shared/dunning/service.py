@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cache, cached_property
 from typing import Any
 
@@ -232,7 +232,3 @@ def _error_name(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("Error") or error.get("error") or "error")[:200]
     return str(error)[:200]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
