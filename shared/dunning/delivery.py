@@ -53,10 +53,6 @@ def _customer_name(customer: CustomerRecord) -> str:
     return customer.legal_name or customer.dba_name or customer.customer_id
 
 
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value[:10]) if value else None
-
-
 class Delivery:
     def __init__(
         self,

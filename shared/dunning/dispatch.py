@@ -299,8 +299,8 @@ class Dispatcher:
         actions = decision_actions(
             record, decision, touched=None, local_day=day, policy=policy, timezone=state.timezone
         )
-        if not self.store.update_invoice(InvoiceUpdate(record, actions)):
-            pass  # changed meanwhile (paid, disputed): whatever changed it set its next action
+        # A lost condition means the invoice changed meanwhile (paid, disputed): whatever changed it decides.
+        self.store.update_invoice(InvoiceUpdate(record, actions))
 
     def _defer(self, record: InvoiceRecord, state: CustomerState, policy: Policy | None, day: date) -> None:
         window = policy.send_window if policy is not None else SendWindow()
@@ -352,7 +352,7 @@ class Dispatcher:
                 }
             )
             return False
-        mark_delivered(send, message_id, self.store)
+        mark_delivered(send, message_id, self.store, self.clock())
         if send.channel in MESSAGE_CHANNELS:
             counts.sent[send.channel] += 1
         else:
@@ -376,10 +376,10 @@ def cancel(send: SendRecord, store: DunningStore) -> None:
     store.save_send(send)
 
 
-def mark_delivered(send: SendRecord, message_id: str | None, store: DunningStore) -> None:
+def mark_delivered(send: SendRecord, message_id: str | None, store: DunningStore, now: datetime) -> None:
     """The claim becomes `sent`, out of the pending index, with the activity on the customer's timeline."""
     details = send.details or {}
-    sent_at = datetime.fromisoformat(details["sent_at"]) if details.get("sent_at") else datetime.now(UTC)
+    sent_at = datetime.fromisoformat(details["sent_at"]) if details.get("sent_at") else now
     send.status = "sent"
     send.message_id = message_id
     send.sent_at = sent_at

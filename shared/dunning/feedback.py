@@ -207,6 +207,6 @@ class FeedbackHandler:
                 return "paid"
             except DeliveryError:
                 return "fallback_pending"  # the claim stays pending: the next run's sweep retries it
-            mark_delivered(claim, message_id, self.store)
+            mark_delivered(claim, message_id, self.store, self.clock())
             return f"fallback_{fallback.channel}"
         return "no_fallback"

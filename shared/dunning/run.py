@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -188,6 +188,3 @@ class RunCounts:
             failed=int(value.get("failed") or 0),
             customers=int(value.get("customers") or 0),
         )
-
-
-Clock = Callable[[], datetime]

@@ -31,15 +31,10 @@ POLICY_CACHE_SECONDS = 60.0
 
 
 class IndexDue:
-    """The next-action index, counting what it reads (the benchmark's figure)."""
-
-    def __init__(self) -> None:
-        self.items_read = 0
+    """The sparse next-action index: what is due in one shard."""
 
     def due(self, shard: str, cutoff: str) -> Iterable[InvoiceRecord]:
-        results = InvoiceRecord.next_action_index.query(shard, InvoiceRecord.next_action_date <= cutoff)
-        yield from results
-        self.items_read += results.page_iter.total_scanned_count
+        return InvoiceRecord.next_action_index.query(shard, InvoiceRecord.next_action_date <= cutoff)
 
 
 class S3Manifests:
@@ -195,7 +190,7 @@ class DunningServices:
             send.status = "failed"
             self.store.save_send(send)
             raise
-        mark_delivered(send, message_id, self.store)
+        mark_delivered(send, message_id, self.store, self.clock())
         return "sent"
 
     def _give_up(self, send: SendRecord) -> None:
