@@ -41,3 +41,26 @@ class ColumnMapError(DomainError):
     """A `--map` file is unusable (bad YAML, unknown keys, a column it names is absent): bad usage, exit 2."""
 
     code = "bad_map"
+
+
+class Unauthorized(DomainError):
+    """No valid credentials for this route (a missing, forged, expired, revoked or other-purpose token). The
+    message says which, never the token."""
+
+    code = "unauthorized"
+
+
+class TooManyRequests(DomainError):
+    """A per-address or per-customer limit was reached; `retry_after` is in seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, details: list[str] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
+class NotImplementedYet(DomainError):
+    """A route of the contract whose capability has not landed yet (e.g. Stripe payments, KPI reports)."""
+
+    code = "not_implemented"

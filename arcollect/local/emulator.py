@@ -152,6 +152,12 @@ class Emulator:
             os.environ.pop(name, None)
         apply_environment(self.environment(today=today, portal_url=portal_url))
         runtime_settings.cache_clear()
+        # Every composition root built from the environment, so handlers reach this emulator, not an earlier one.
+        from shared.dunning.service import services_from_environment
+        from shared.portal.service import portal_services
+
+        services_from_environment.cache_clear()
+        portal_services.cache_clear()
         settings = runtime_settings()
         bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
         return settings

@@ -14,9 +14,11 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from arcollect.local import authorizer
 from arcollect.local.lambda_context import LocalLambdaContext
 from arcollect.local.outbox import read_outbox
 from arcollect.local.proxy_event import internal_error_response, request_to_event, result_to_response
+from shared.api.route_families import is_customer_path, is_staff_path
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,16 @@ def _default_api_handler() -> ApiHandler:
     return handler
 
 
+def _default_authorizer() -> ApiHandler:
+    from functions.portal_authorizer.handler import handler
+
+    return handler
+
+
+# Staff routes are IAM-authorised in AWS; locally nobody signs requests, so only this machine may call them.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+
+
 def _check_port_free(host: str, port: int) -> None:
     """Raise OSError when the port is taken. werkzeug's make_server would print its own advice and call
     sys.exit instead, which the command line could not report (or put in --json)."""
@@ -71,6 +83,8 @@ class LocalGateway:
         stage: str = "local",
         function_name: str = "arcollect-local-api",
         api_handler: ApiHandler | None = None,
+        authorizer_handler: ApiHandler | None = None,
+        authorizer_name: str = "arcollect-local-portal-authorizer",
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -80,6 +94,8 @@ class LocalGateway:
         self._function_name = function_name
         # Imported now rather than on the first request: the first request should be as quick as the rest.
         self._api_handler = api_handler or _default_api_handler()
+        self._authorizer = authorizer_handler or _default_authorizer()
+        self._authorizer_name = authorizer_name
         self._host = host
         self._requested_port = port
         self._server: BaseWSGIServer | None = None
@@ -130,7 +146,14 @@ class LocalGateway:
 
     def _invoke_api(self, request: Request) -> Response:
         """The API function on this request, serialised with every other invocation (see `_API_INVOCATION`)."""
+        if is_staff_path(request.path) and (request.remote_addr or "") not in LOOPBACK:
+            return authorizer.envelope(403, "forbidden", "Staff routes answer only on this machine (IAM in AWS).")
         event = request_to_event(request, self._stage, self._account_id)
+        if is_customer_path(request.path):
+            decision = self._authorize(request)
+            if decision.refusal is not None:
+                return decision.refusal
+            event["requestContext"]["authorizer"] = decision.context
         context = LocalLambdaContext(
             function_name=self._function_name,
             invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:{self._function_name}",
@@ -142,6 +165,15 @@ class LocalGateway:
         except Exception:
             logger.exception("the API function raised on %s %s", request.method, request.path)
             return internal_error_response()
+
+    def _authorize(self, request: Request) -> authorizer.Decision:
+        arn = authorizer.method_arn(self._region, self._account_id, self._stage, request.method, request.path)
+        context = LocalLambdaContext(
+            function_name=self._authorizer_name,
+            invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:{self._authorizer_name}",
+        )
+        with _API_INVOCATION:
+            return authorizer.authorize(self._authorizer, context, request.headers.get("Authorization"), arn)
 
     def _index(self, request: Request) -> Response:
         return Response(_INDEX_PAGE.format(outbox=html.escape(OUTBOX_PATH)), content_type="text/html")

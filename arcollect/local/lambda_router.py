@@ -32,6 +32,7 @@ Handler = Callable[[Any, Any], Any]
 # Logical function name → the handler CDK deploys for it ("<module>.<attribute>").
 FUNCTION_HANDLERS: dict[str, str] = {
     "api": "functions.api.handler.handler",
+    "portal_authorizer": "functions.portal_authorizer.handler.handler",
     "ledger_ingest": "functions.ledger_ingest.handler.handler",
     "dunning_plan": "functions.dunning_plan.handler.handler",
     "dunning_dispatch": "functions.dunning_dispatch.handler.handler",

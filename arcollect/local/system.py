@@ -114,6 +114,7 @@ class LocalSystem:
             account_id=DEFAULT_ACCOUNT_ID,
             stage=self.deployment.stage,
             function_name=self.router.function_name("api"),
+            authorizer_name=self.router.function_name("portal_authorizer"),
             host=self.options.host,
             port=self.options.port,
         )

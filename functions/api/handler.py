@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api import portal_routes, staff_routes
 from shared.api.resolver import MAX_BODY_BYTES, ContractResolver
 
 logger = Logger(service="api")
@@ -28,6 +29,10 @@ app = ContractResolver(
 @app.get("/health", summary="Is the API up")
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+app.include_router(portal_routes.router)
+app.include_router(staff_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

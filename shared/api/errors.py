@@ -28,6 +28,9 @@ from shared.errors import (
     DomainError,
     FileFormatError,
     NotFoundError,
+    NotImplementedYet,
+    TooManyRequests,
+    Unauthorized,
     ValidationError,
 )
 
@@ -44,6 +47,9 @@ DOMAIN_STATUS: Mapping[type[DomainError], HTTPStatus] = {
     ConflictError: HTTPStatus.CONFLICT,
     FileFormatError: HTTPStatus.BAD_REQUEST,
     ColumnMapError: HTTPStatus.BAD_REQUEST,
+    Unauthorized: HTTPStatus.UNAUTHORIZED,
+    TooManyRequests: HTTPStatus.TOO_MANY_REQUESTS,
+    NotImplementedYet: HTTPStatus.NOT_IMPLEMENTED,
 }
 
 # The envelope as a JSON Schema, for the OpenAPI document.
@@ -107,6 +113,7 @@ HTTP_ERROR_CODES: Mapping[int, str] = {
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
+    501: "not_implemented",
     503: "service_unavailable",
 }
 
@@ -144,7 +151,12 @@ def install_error_handlers(app: ContractResolver, logger: Logger) -> None:
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response:
         details = [{"message": detail} for detail in error.details]
-        return error_response(domain_status(error), error.code, error.message, details)
+        headers = {}
+        if isinstance(error, TooManyRequests):
+            headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="arcollect-portal"'
+        return error_response(domain_status(error), error.code, error.message, details, headers)
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response:

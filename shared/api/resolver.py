@@ -135,11 +135,14 @@ class ContractResolver(APIGatewayRestResolver):
     def _openapi_document(self) -> Response[str]:
         from aws_lambda_powertools.event_handler.openapi.models import Server
 
+        from shared.api.openapi import security_schemes
+
         document = self.get_openapi_json_schema(
             title=self._title,
             version=_api_version(),
             description=self._description,
             servers=[Server(url=self._get_base_path() or "/")],
+            security_schemes=security_schemes(),
         )
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
@@ -148,8 +151,14 @@ class ContractResolver(APIGatewayRestResolver):
         Powertools' OpenAPI models (~0.1 s), which every cold start would otherwise pay for a page few open."""
         with self._docs_lock:
             if not self._docs_enabled:
+                from shared.api.openapi import security_schemes
+
                 self.enable_swagger(
-                    path=DOCS_PATH, title=self._title, version=_api_version(), description=self._description
+                    path=DOCS_PATH,
+                    title=self._title,
+                    version=_api_version(),
+                    description=self._description,
+                    security_schemes=security_schemes(),
                 )
                 self._docs_enabled = True
 

@@ -120,6 +120,8 @@ class CustomerRecord(ArcollectModel):
     do_not_contact = BooleanAttribute(default=False)
     auto_pay = BooleanAttribute(default=False)
     hold_until = UnicodeAttribute(null=True)  # ISO date
+    # Staff revoked portal access: every link and session issued before this instant is refused.
+    portal_access_revoked_at = UTCDateTimeAttribute(null=True)
     # Overpayments and unapplied cash, per currency, in minor units. Never negative. Derived by the ledger
     # (shared/ledger/allocation.py) in the same writes that change the customer's invoices and payments.
     credit_minor = MapAttribute[str, Any](default=dict)
@@ -186,6 +188,10 @@ INVOICE_LINE_ATTRIBUTES = [
     "status",
     "paid_on",
     "next_action_date",
+    # The portal's invoice list shows the PO and whether dunning is paused by a dispute or a promise.
+    "po_number",
+    "dispute_id",
+    "promise_date",
 ]
 DUNNING_ATTRIBUTES = [
     "customer_id",
@@ -275,6 +281,9 @@ class InvoiceRecord(ArcollectModel):
     # What stops reminders for this invoice (PRODUCT.md 1.3 rule 5).
     dispute_id = UnicodeAttribute(null=True)
     promise_date = UnicodeAttribute(null=True)
+    # What the customer said when it disputed or promised through the portal (the timeline has the rest).
+    dispute = JSONAttribute(null=True)  # {"reason", "amount_minor", "opened_on"}
+    promise = JSONAttribute(null=True)  # {"promise_id", "amount_minor", "made_on"}
     payment_in_progress = UnicodeAttribute(null=True)  # the payment attempt id
     hold_until = UnicodeAttribute(null=True)
     dunning_excluded = BooleanAttribute(default=False)
@@ -597,6 +606,40 @@ class EmailVerificationRecord(ArcollectModel):
     expires_at = NumberAttribute()  # TTL, epoch seconds
 
 
+# --- portal access ------------------------------------------------------------------------------------
+
+
+class SessionRecord(ArcollectModel):
+    """A portal session made from a link: the session token names it (jti), so signing out or a staff
+    revocation ends it before it expires. Expired sessions are refused by their token's `exp`; TTL only tidies."""
+
+    table_key = "sessions"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "sessions"
+
+    session_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    link_id = UnicodeAttribute(null=True)  # the jti of the link it was made from
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+    expires_at = NumberAttribute()  # TTL, epoch seconds
+
+
+class RateLimitRecord(ArcollectModel):
+    """A counter per limited thing and time window (e.g. sign-in links asked for one address in one hour),
+    incremented with a condition so concurrent requests cannot pass the limit together."""
+
+    table_key = "rate_limits"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "rate_limits"
+
+    limit_key = UnicodeAttribute(hash_key=True)  # "<what>#<hash of the subject>#<window start>"
+    hits = NumberAttribute(default=0)
+    expires_at = NumberAttribute()  # TTL, epoch seconds
+
+
 # --- ledger imports ------------------------------------------------------------------------------------
 
 
@@ -633,6 +676,8 @@ ALL_TABLES: tuple[type[ArcollectModel], ...] = (
     DunningBatchRecord,
     SendRecord,
     EmailVerificationRecord,
+    SessionRecord,
+    RateLimitRecord,
     ImportRecord,
 )
 
@@ -641,4 +686,6 @@ TTL_ATTRIBUTES: dict[str, str] = {
     "stripe_events": "expires_at",
     "email_verifications": "expires_at",
     "dunning_batches": "expires_at",
+    "sessions": "expires_at",
+    "rate_limits": "expires_at",
 }

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.data.tables import CustomerRecord, InvoiceRecord, SendRecord
+from shared.documents.names import customer_name
 from shared.dunning.dispatch import DeliveryError, NothingToSend, PolicySource
 from shared.dunning.render import (
     MessageContext,
@@ -37,7 +38,7 @@ from shared.security.links import LinkSigner, load_signing_keys, portal_url, sec
 from shared.settings import RuntimeSettings
 
 if TYPE_CHECKING:  # the PDF code (fpdf2, fontTools, Pillow: ~1.5 s) loads only when a document is made
-    from shared.documents.pdf import InvoiceDocument, Party, StatementDocument
+    from shared.documents.pdf import Party, StatementDocument
 
 CUSTOMER_HEADER = "X-Arcollect-Customer-Id"
 INVOICES_HEADER = "X-Arcollect-Invoice-Ids"
@@ -47,10 +48,6 @@ SENT_AT_HEADER = "X-Arcollect-Sent-At"
 LINK_PURPOSE = "portal"
 SIGNING_KEYS_SECONDS = 300.0
 STATEMENT_LINES = 500  # a statement lists at most this many open invoices (the portal has them all)
-
-
-def _customer_name(customer: CustomerRecord) -> str:
-    return customer.legal_name or customer.dba_name or customer.customer_id
 
 
 class Delivery:
@@ -127,7 +124,7 @@ class Delivery:
         )
         return MessageContext(
             customer_id=customer.customer_id,
-            customer_name=_customer_name(customer),
+            customer_name=customer_name(customer),
             seller_name=self.settings.seller_name or "arcollect",
             as_of=day,
             template=template,
@@ -167,6 +164,7 @@ class Delivery:
         if not self.settings.sender_email:
             raise DeliveryError("ARCOLLECT_SENDER_EMAIL is not set")
         from shared.documents.pdf import Party, invoice_file_name, invoice_pdf, statement_file_name, statement_pdf
+        from shared.documents.records import invoice_document
 
         overrides = self._overrides()
         template = email_stage(template, records, day, overrides)
@@ -186,9 +184,9 @@ class Delivery:
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         seller = Party(self.settings.seller_name or "arcollect", email=self.settings.sender_email)
-        buyer = Party(_customer_name(customer), email=to)
+        buyer = Party(customer_name(customer), email=to)
         for record in records:
-            document = _invoice_document(record, seller, buyer, day)
+            document = invoice_document(record, seller, buyer, day)
             message.add_attachment(
                 invoice_pdf(document),
                 maintype="application",
@@ -206,24 +204,10 @@ class Delivery:
         return str(response["MessageId"])
 
     def _statement(self, customer: CustomerRecord, seller: Party, buyer: Party, day: date) -> StatementDocument:
-        from shared.documents.pdf import StatementDocument, StatementLine
+        from shared.documents.records import statement_document
 
-        lines = tuple(
-            StatementLine(
-                invoice_id=r.invoice_id,
-                number=r.number,
-                issue_date=date.fromisoformat(r.issue_date),
-                due_date=date.fromisoformat(r.due_date),
-                currency=r.currency,
-                amount_minor=int(r.amount_minor),
-                balance_minor=int(r.balance_minor),
-            )
-            for r in list(self.open_invoices(customer.customer_id))[:STATEMENT_LINES]
-        )
-        credits = tuple(sorted((c, m) for c, m in customer.credit_balances().items() if m))
-        return StatementDocument(
-            seller=seller, customer=buyer, customer_id=customer.customer_id, as_of=day, lines=lines, credits=credits
-        )
+        open_records = list(self.open_invoices(customer.customer_id))[:STATEMENT_LINES]
+        return statement_document(customer, open_records, seller, buyer, day)
 
     def _sms(
         self,
@@ -259,7 +243,7 @@ class Delivery:
     ) -> str | None:
         from shared.documents.pdf import Party, letter_pdf
 
-        name = _customer_name(customer)
+        name = customer_name(customer)
         owed = _owed(records)
         ids = [r.invoice_id for r in records]
         if send.channel == "letter":
@@ -327,34 +311,6 @@ def _owed(records: Sequence[InvoiceRecord]) -> str:
 
 def _safe(value: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in value)[:100]
-
-
-def _invoice_document(record: InvoiceRecord, seller: Party, buyer: Party, day: date) -> InvoiceDocument:
-    from shared.documents.pdf import AppliedAmount, InvoiceDocument
-
-    return InvoiceDocument(
-        seller=seller,
-        customer=buyer,
-        customer_id=record.customer_id,
-        invoice_id=record.invoice_id,
-        number=record.number,
-        issue_date=date.fromisoformat(record.issue_date),
-        due_date=date.fromisoformat(record.due_date),
-        currency=record.currency,
-        amount_minor=int(record.amount_minor),
-        balance_minor=int(record.balance_minor),
-        as_of=day,
-        po_number=record.po_number,
-        applied=tuple(
-            AppliedAmount(
-                on=date.fromisoformat(a.paid_on[:10]),
-                reference=a.payment_id,
-                amount_minor=int(a.amount_minor),
-                kind=a.kind or "payment",
-            )
-            for a in record.applied or []
-        ),
-    )
 
 
 REFERRAL_COLUMNS = (

@@ -8,9 +8,9 @@ a token minted to open the portal does not pass where another purpose is asked f
 
 The key lives in Secrets Manager as JSON {"kid": "...", "key": "<base64 of 32+ random bytes>"}. Rotation
 puts a new version in AWSCURRENT and keeps the old one as AWSPREVIOUS; links signed by either verify, so the
-links in last week's reminders keep working through a rotation, until they expire. Read the two stages with
-`secrets_manager_fetch`, not with Powertools' `parameters.get_secret`: its cache key is the secret's name
-alone, so AWSPREVIOUS would be served from AWSCURRENT's cache entry.
+links in last week's reminders keep working through a rotation, until they expire. Functions read the two
+stages through Powertools `parameters` (`powertools_fetch`), one `SecretsProvider` per stage: a provider's cache
+key is the secret's name alone, so one provider would serve AWSPREVIOUS from AWSCURRENT's cache entry.
 
 Time is an argument: `now` is passed in, and expiry is checked here against it with no leeway (PyJWT's own
 checks read the wall clock). `iat` is not compared with `now`: a run over a past or future day (`--as-of`)
@@ -226,6 +226,31 @@ def secrets_manager_fetch(client: Any) -> SecretFetch:
         except client.exceptions.ResourceNotFoundException:
             return None
         return str(response["SecretString"])
+
+    return fetch
+
+
+def powertools_fetch(client: Any = None, max_age: int = 300) -> SecretFetch:
+    """`fetch(secret_id, version_stage)` through Powertools `parameters`, cached `max_age` seconds per stage; None
+    when that stage does not exist. `client`: a boto3 secretsmanager client (the emulator's, locally)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    providers: dict[str, SecretsProvider] = {}
+
+    def fetch(secret_id: str, version_stage: str) -> str | None:
+        provider = providers.get(version_stage)
+        if provider is None:
+            provider = providers[version_stage] = SecretsProvider(boto3_client=client)
+        try:
+            value = provider.get(secret_id, max_age=max_age, VersionStage=version_stage)
+        except GetParameterError as exc:
+            if "ResourceNotFoundException" in type(exc.__cause__).__name__ or "ResourceNotFound" in str(exc):
+                return None
+            raise LinkError(f"the link-signing secret {secret_id} cannot be read") from exc
+        if isinstance(value, bytes):
+            return value.decode()
+        return value if isinstance(value, str) else None
 
     return fetch
 
