@@ -87,6 +87,11 @@ class _HumanEvents:
             for problem in getattr(report, "problems", [])[:5]:
                 stdout.print(plain(f"  {kind}: {problem}"))
 
+    def sign_in(self, customer_id: str, url: str, expires_at: dt.datetime) -> None:
+        until = expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d")
+        stdout.print(f"  Portal sign-in for demo customer {customer_id} (valid until {until}):", markup=False)
+        stdout.print(f"    {url}", markup=False, soft_wrap=True)
+
     def ready(self, state: LocalState, seconds: float) -> None:
         stdout.print(f"Ready in {seconds:.1f} s. Press Ctrl-C to stop.")
 
@@ -131,6 +136,9 @@ class _JsonEvents:
         self._emit(
             "demo_loaded", imports={kind: _import_counts(r) for kind, r in reports.items()}, seconds=round(seconds, 3)
         )
+
+    def sign_in(self, customer_id: str, url: str, expires_at: dt.datetime) -> None:
+        self._emit("sign_in", customer_id=customer_id, url=url, expires_at=expires_at.isoformat())
 
     def ready(self, state: LocalState, seconds: float) -> None:
         self._emit("ready", **state.model_dump(mode="json"), outbox_url=state.outbox_url, seconds=round(seconds, 3))

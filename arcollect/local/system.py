@@ -61,6 +61,7 @@ class LocalEvents(Protocol):
     def serving(self, system: LocalSystem, seconds: float) -> None: ...
     def demo_loaded(self, reports: Mapping[str, Any], seconds: float) -> None: ...
     def demo_skipped(self) -> None: ...
+    def sign_in(self, customer_id: str, url: str, expires_at: dt.datetime) -> None: ...
     def ready(self, state: LocalState, seconds: float) -> None: ...
     def saved(self, path: Path, seconds: float) -> None: ...
     def save_failed(self, reason: str) -> None: ...
@@ -209,6 +210,21 @@ class LocalSystem:
         self.demo_policy = apply_standard_policy(clock())
         self._may_save = may_save
         return reports
+
+    def demo_sign_in(self) -> tuple[str, str, dt.datetime] | None:
+        """(customer id, link, expiry) for the demo customer with the most open invoices: the new user is one
+        click away from the portal. None when the system holds no customer with an open invoice."""
+        from shared.data.tables import CustomerRecord
+        from shared.portal.access import issue_portal_link
+        from shared.portal.service import portal_services
+
+        candidates = [c for c in CustomerRecord.scan(limit=200) if int(c.open_invoices or 0) > 0 and c.ap_email]
+        if not candidates:
+            return None
+        chosen = max(candidates, key=lambda c: (int(c.open_invoices or 0), c.customer_id))
+        services = portal_services()
+        link = issue_portal_link(chosen.customer_id, services.clock(), services.signer, self.api_url)
+        return chosen.customer_id, link.url, link.expires_at
 
     def save(self, timeout: float = 10.0) -> bool:
         """Write the emulator's data to `.arcollect/` if anything reached it since the last save. Returns
@@ -394,6 +410,9 @@ def _run(
                     events.demo_loaded(reports, time.perf_counter() - demo_began)
                 else:
                     events.demo_skipped()
+                sign_in = system.demo_sign_in()
+                if sign_in is not None:
+                    events.sign_in(*sign_in)
             saver.start()
             state = system.state()
             write_local_state(state, options.state_dir)
