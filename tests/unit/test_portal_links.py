@@ -26,6 +26,7 @@ from shared.security.links import (
     load_signing_keys,
     new_secret_value,
     portal_url,
+    powertools_fetch,
     secrets_manager_fetch,
 )
 
@@ -257,3 +258,31 @@ def test_after_a_rotation_the_previous_version_still_verifies_old_links(secretsm
 def test_a_missing_secret_is_a_link_error(secretsmanager: Any) -> None:
     with pytest.raises(LinkError, match="no current value"):
         load_signing_keys("absent", secrets_manager_fetch(secretsmanager))
+
+
+def test_through_powertools_both_stages_are_read_each_from_its_own_cache(secretsmanager: Any) -> None:
+    secretsmanager.create_secret(Name="links", SecretString=new_secret_value("k1"))
+    secretsmanager.put_secret_value(SecretId="links", SecretString=new_secret_value("k2"))
+
+    keys = load_signing_keys("links", powertools_fetch(secretsmanager, max_age=300))
+
+    assert (keys.current.kid, keys.previous and keys.previous.kid) == ("k2", "k1")
+
+
+def test_through_powertools_a_secret_never_rotated_has_no_previous_key(secretsmanager: Any) -> None:
+    secretsmanager.create_secret(Name="links", SecretString=new_secret_value("k1"))
+
+    keys = load_signing_keys("links", powertools_fetch(secretsmanager, max_age=300))
+
+    assert keys.previous is None
+
+
+def test_through_powertools_keys_are_cached_until_their_max_age(secretsmanager: Any) -> None:
+    secretsmanager.create_secret(Name="links", SecretString=new_secret_value("k1"))
+    cached, fresh = powertools_fetch(secretsmanager, max_age=300), powertools_fetch(secretsmanager, max_age=0)
+    load_signing_keys("links", cached)
+
+    secretsmanager.put_secret_value(SecretId="links", SecretString=new_secret_value("k2"))
+
+    assert load_signing_keys("links", cached).current.kid == "k1"
+    assert load_signing_keys("links", fresh).current.kid == "k2"
