@@ -5,9 +5,11 @@ data it kept in .arcollect/ (or empty, with --fresh)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,17 @@ def test_local_with_the_demo_ledger_is_ready_only_once_loaded_and_keeps_it_acros
     printed = local.output()
     for url in (local.url, f"{local.url}/_local/outbox", state["endpoint_url"]):
         assert url in printed
+    # A new user is one click away from the portal: the printed sign-in link opens a session.
+    sign_in = re.search(re.escape(local.url) + r"/\?link=([A-Za-z0-9_.-]+)", printed)
+    assert sign_in is not None, printed
+    exchange = urllib.request.Request(
+        f"{local.url}/portal/session",
+        data=json.dumps({"link_token": sign_in.group(1)}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(exchange, timeout=30) as answer:
+        assert answer.status == 200
 
     assert local.stop() == 0, local.output()
     assert not local.state_file.exists()
