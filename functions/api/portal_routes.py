@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.api.openapi import SESSION, binary, errors
+from shared.api.openapi import SESSION, binary, errors, ok
 from shared.errors import Unauthorized
 from shared.portal import access, account, actions
 from shared.portal.models import (
@@ -87,7 +87,7 @@ def _pdf(file_name: str, pdf: bytes) -> Response:
     "/portal/session",
     summary="Exchange a sign-in link for a session",
     description="The link token from an email's portal link becomes a session token valid for 60 minutes.",
-    responses=errors(401, *BODY_ERRORS),
+    responses=ok(SessionResponse) | errors(401, *BODY_ERRORS),
     tags=["sign-in"],
 )
 def open_session(body: SessionRequest) -> SessionResponse:
@@ -102,8 +102,7 @@ def open_session(body: SessionRequest) -> SessionResponse:
     "/portal/links",
     summary="Email a fresh sign-in link",
     description="Answers 202 whether or not the address is known; at most 5 requests per address per hour.",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Accepted}}}}
-    | errors(429, *BODY_ERRORS),
+    responses=ok(Accepted, 202, "Accepted") | errors(429, *BODY_ERRORS),
     tags=["sign-in"],
 )
 def request_link(body: LinkRequest) -> Response[Accepted]:
@@ -138,7 +137,12 @@ def logout() -> Response[None]:
     return Response(status_code=HTTPStatus.NO_CONTENT)
 
 
-@router.get("/portal/me", summary="Your master data and onboarding status", responses=errors(401), security=SESSION)
+@router.get(
+    "/portal/me",
+    summary="Your master data and onboarding status",
+    responses=ok(Profile) | errors(401),
+    security=SESSION,
+)
 def get_me() -> Profile:
     return account.profile(account.customer_of(principal().customer_id))
 
@@ -146,7 +150,7 @@ def get_me() -> Profile:
 @router.put(
     "/portal/me",
     summary="Update your master data (validation starts again)",
-    responses=errors(401, *BODY_ERRORS, 409),
+    responses=ok(Profile) | errors(401, *BODY_ERRORS, 409),
     security=SESSION,
 )
 def put_me(body: ProfileUpdate) -> Profile:
@@ -155,7 +159,12 @@ def put_me(body: ProfileUpdate) -> Profile:
     return account.profile(change.customer)
 
 
-@router.get("/portal/invoices", summary="Your invoices, oldest due first", responses=errors(401), security=SESSION)
+@router.get(
+    "/portal/invoices",
+    summary="Your invoices, oldest due first",
+    responses=ok(InvoicePage) | errors(401),
+    security=SESSION,
+)
 def list_invoices(
     status: Annotated[InvoiceStatusFilter, Query()] = InvoiceStatusFilter.open,
     limit: Limit = PAGE_DEFAULT,
@@ -165,7 +174,12 @@ def list_invoices(
     return account.list_invoices(customer, status, limit, cursor, portal_services().clock())
 
 
-@router.get("/portal/invoices/<invoice_id>", summary="One invoice", responses=errors(401, 404), security=SESSION)
+@router.get(
+    "/portal/invoices/<invoice_id>",
+    summary="One invoice",
+    responses=ok(InvoiceDetail) | errors(401, 404),
+    security=SESSION,
+)
 def get_invoice(invoice_id: str) -> InvoiceDetail:
     customer = account.customer_of(principal().customer_id)
     return account.invoice_detail(customer, invoice_id, portal_services().clock())
@@ -183,7 +197,9 @@ def get_invoice_pdf(invoice_id: str):  # no return model: Powertools passes the 
     return _pdf(*account.invoice_pdf_of(customer, invoice_id, services.seller_name, services.clock()))
 
 
-@router.get("/portal/statement", summary="Your account statement", responses=errors(401), security=SESSION)
+@router.get(
+    "/portal/statement", summary="Your account statement", responses=ok(Statement) | errors(401), security=SESSION
+)
 def get_statement() -> Statement:
     return account.statement(account.customer_of(principal().customer_id), portal_services().clock())
 
@@ -203,8 +219,7 @@ def get_statement_pdf():  # no return model: Powertools passes the bytes through
 @router.post(
     "/portal/invoices/<invoice_id>/notes",
     summary="Leave a note on an invoice",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": Activity}}}}
-    | errors(401, 404, *BODY_ERRORS),
+    responses=ok(Activity, 201, "Created") | errors(401, 404, *BODY_ERRORS),
     security=SESSION,
 )
 def post_note(invoice_id: str, body: NoteRequest) -> Response[Activity]:
@@ -215,8 +230,7 @@ def post_note(invoice_id: str, body: NoteRequest) -> Response[Activity]:
 @router.post(
     "/portal/invoices/<invoice_id>/disputes",
     summary="Dispute an invoice (pauses its reminders)",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": DisputeOpened}}}}
-    | errors(401, 404, 409, *BODY_ERRORS),
+    responses=ok(DisputeOpened, 201, "Created") | errors(401, 404, 409, *BODY_ERRORS),
     security=SESSION,
 )
 def post_dispute(invoice_id: str, body: DisputeRequest) -> Response[DisputeOpened]:
@@ -227,8 +241,7 @@ def post_dispute(invoice_id: str, body: DisputeRequest) -> Response[DisputeOpene
 @router.post(
     "/portal/invoices/<invoice_id>/promises",
     summary="Promise to pay an invoice by a date (pauses its reminders until then)",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": PromiseMade}}}}
-    | errors(401, 404, 409, *BODY_ERRORS),
+    responses=ok(PromiseMade, 201, "Created") | errors(401, 404, 409, *BODY_ERRORS),
     security=SESSION,
 )
 def post_promise(invoice_id: str, body: PromiseRequest) -> Response[PromiseMade]:
@@ -239,8 +252,7 @@ def post_promise(invoice_id: str, body: PromiseRequest) -> Response[PromiseMade]
 @router.post(
     "/portal/payments",
     summary="Pay invoices online (Stripe Checkout)",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": PaymentStarted}}}}
-    | errors(401, 404, 409, 501, *BODY_ERRORS),
+    responses=ok(PaymentStarted, 201, "Created") | errors(401, 404, 409, 501, *BODY_ERRORS),
     security=SESSION,
 )
 def post_payment(body: PaymentRequest) -> Response[PaymentStarted]:
@@ -248,13 +260,21 @@ def post_payment(body: PaymentRequest) -> Response[PaymentStarted]:
     raise AssertionError("check_payment_request answers until payments land")  # pragma: no cover
 
 
-@router.get("/portal/payments/<payment_id>", summary="One payment", responses=errors(401, 404), security=SESSION)
+@router.get(
+    "/portal/payments/<payment_id>",
+    summary="One payment",
+    responses=ok(PaymentView) | errors(401, 404),
+    security=SESSION,
+)
 def get_payment(payment_id: str) -> PaymentView:
     return account.payment_of(principal().customer_id, payment_id)
 
 
 @router.get(
-    "/portal/timeline", summary="Your account's timeline, newest first", responses=errors(401), security=SESSION
+    "/portal/timeline",
+    summary="Your account's timeline, newest first",
+    responses=ok(TimelinePage) | errors(401),
+    security=SESSION,
 )
 def get_timeline(limit: Limit = PAGE_DEFAULT, cursor: Cursor = None) -> TimelinePage:
     return account.timeline(principal().customer_id, limit, cursor)

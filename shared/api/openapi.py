@@ -53,6 +53,11 @@ def errors(*statuses: int) -> dict[int, Any]:
     }
 
 
+def ok(model: Any, status: int = 200, description: str = "OK") -> dict[int, Any]:
+    """The success entry of `responses`: Powertools documents the return model only when no `responses` are given."""
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 def binary(media_type: str, description: str) -> dict[int, Any]:
     return {
         200: {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
