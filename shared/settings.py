@@ -93,6 +93,15 @@ class StageNames:
         return self.queue("send-retry-dlq")
 
     @property
+    def link_request_queue(self) -> str:
+        """`POST /portal/links` requests wait here: the API answers the same at once, a worker sends the link."""
+        return self.queue("link-requests")
+
+    @property
+    def link_request_dead_letter_queue(self) -> str:
+        return self.queue("link-requests-dlq")
+
+    @property
     def email_feedback_queue(self) -> str:
         """SES bounce and complaint notifications (through the feedback topic)."""
         return self.queue("email-feedback")
@@ -166,6 +175,7 @@ class RuntimeSettings:
     portal_url: str | None = None  # base URL of the portal page the links open
     link_secret_id: str | None = None  # Secrets Manager secret of the link-signing key
     send_retry_queue_url: str | None = None
+    link_request_queue_url: str | None = None  # sign-in links asked for by email address (POST /portal/links)
     ses_configuration_set: str | None = None
 
     @classmethod

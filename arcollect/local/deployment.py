@@ -72,6 +72,7 @@ class LocalDeployment:
             portal_url=portal_url,
             link_secret_id=names.link_secret_name,
             send_retry_queue_url=self.queue_url(endpoint_url, names.send_retry_queue),
+            link_request_queue_url=self.queue_url(endpoint_url, names.link_request_queue),
             ses_configuration_set=names.ses_configuration_set,
         )
 

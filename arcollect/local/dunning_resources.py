@@ -1,5 +1,6 @@
 """Create, in the emulator, what CDK's Dunning and Messaging constructs create in an account: the documents
-bucket, the send-retry queue and the email-feedback topic and queue (each with its dead-letter queue), the SES
+bucket, the send-retry queue, the sign-in link request queue and the email-feedback topic and queue (each with its
+dead-letter queue), the SES
 configuration set, the link-signing secret, the dunning state machine from the very ASL file CDK deploys, and the
 hourly schedule (moto stores it and never fires it: arcollect/local/scheduler.py does).
 
@@ -25,6 +26,7 @@ _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 SEND_RETRY_VISIBILITY_S = 360
 SEND_RETRY_ATTEMPTS = 3
 FEEDBACK_VISIBILITY_S = 120
+LINK_REQUEST_VISIBILITY_S = 60
 HOURLY = "cron(0 * * * ? *)"
 SCHEDULE_INPUT = {"trigger": "schedule"}
 
@@ -53,6 +55,7 @@ class DunningResources:
     state_machine_arn: str
     send_retry: Queue
     email_feedback: Queue
+    link_requests: Queue
     feedback_topic_arn: str
     schedule_group: str
 
@@ -127,6 +130,9 @@ def provision_dunning(client: Any, deployment: LocalDeployment, function_arn: Ca
         sqs, names.send_retry_queue, names.send_retry_dead_letter_queue, SEND_RETRY_VISIBILITY_S, SEND_RETRY_ATTEMPTS
     )
     feedback = _queue(sqs, names.email_feedback_queue, names.email_feedback_dead_letter_queue, FEEDBACK_VISIBILITY_S, 3)
+    link_requests = _queue(
+        sqs, names.link_request_queue, names.link_request_dead_letter_queue, LINK_REQUEST_VISIBILITY_S, 3
+    )
     sns = client("sns")
     topic_arn = str(sns.create_topic(Name=names.email_feedback_topic)["TopicArn"])
     subscribed = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])}
@@ -151,6 +157,7 @@ def provision_dunning(client: Any, deployment: LocalDeployment, function_arn: Ca
         state_machine_arn=machine_arn,
         send_retry=send_retry,
         email_feedback=feedback,
+        link_requests=link_requests,
         feedback_topic_arn=topic_arn,
         schedule_group=names.schedule_group,
     )

@@ -33,6 +33,7 @@ Handler = Callable[[Any, Any], Any]
 FUNCTION_HANDLERS: dict[str, str] = {
     "api": "functions.api.handler.handler",
     "portal_authorizer": "functions.portal_authorizer.handler.handler",
+    "portal_link_requests": "functions.portal_link_requests.handler.handler",
     "ledger_ingest": "functions.ledger_ingest.handler.handler",
     "dunning_plan": "functions.dunning_plan.handler.handler",
     "dunning_dispatch": "functions.dunning_dispatch.handler.handler",

@@ -154,6 +154,7 @@ class LocalSystem:
         for name, queue in (
             ("dunning_send_retry", self.dunning.send_retry),
             ("email_feedback", self.dunning.email_feedback),
+            ("portal_link_requests", self.dunning.link_requests),
         ):
             function_name = self.router.function_name(name)
             invoke = router_invoke(self.router, function_name, arns[function_name])

@@ -107,14 +107,7 @@ def open_session(body: SessionRequest) -> SessionResponse:
 )
 def request_link(body: LinkRequest) -> Response[Accepted]:
     services = portal_services()
-    access.request_link(
-        body.email,
-        services.clock(),
-        services.signer,
-        services.portal_url,
-        services.mailer,
-        on_failure=lambda exc: logger.error("a sign-in link could not be sent", extra={"error": type(exc).__name__}),
-    )
+    access.accept_link_request(body.email, services.clock(), services.link_requests)
     return Response(
         status_code=HTTPStatus.ACCEPTED,
         content_type=content_types.APPLICATION_JSON,

@@ -10,17 +10,16 @@ request, and staff can end a customer's access at once (PRODUCT.md 1.4).
   (tokens carry whole seconds, so the second of the revocation counts as before it).
 - Every refusal is `Unauthorized` with a reason that names no token and no customer.
 
-`POST /portal/links` answers the same whether or not the address is known: the lookup, the rate limit and the
-email happen behind one answer, and the limit counts per address, known or not.
+`POST /portal/links` answers the same, as fast, whether or not the address is known: the request counts against
+the address's hourly allowance (known or not) and goes to a queue; a worker looks the address up and emails.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pynamodb.exceptions import UpdateError
 
@@ -234,27 +233,26 @@ def customer_for_address(address: str) -> CustomerRecord | None:
     return None
 
 
-def request_link(
-    address: str,
-    now: datetime,
-    signer: LinkSigner,
-    base_url: str,
-    mailer: LinkMailer,
-    on_failure: Callable[[Exception], Any] | None = None,
-) -> None:
-    """Email a fresh sign-in link if `address` belongs to a contact that may have one; the caller answers the
-    same whatever happens here (TooManyRequests excepted, which is per address)."""
+class LinkRequestQueue(Protocol):
+    def enqueue(self, address: str, requested_at: datetime) -> None: ...
+
+
+def accept_link_request(address: str, now: datetime, queue: LinkRequestQueue) -> None:
+    """`POST /portal/links`: count the request against the address's hourly allowance and queue it. Nothing here
+    depends on whether the address is known, so neither the answer nor its timing can tell; the worker
+    (`send_requested_link`) looks the address up and emails the link."""
     normalised = normalise_address(address)
     take_link_request_allowance(normalised or address.strip().lower()[:MAX_EMAIL_CHARS], now)
-    if normalised is None:
-        return
-    customer = customer_for_address(normalised)
+    if normalised is not None:
+        queue.enqueue(normalised, now)
+
+
+def send_requested_link(address: str, now: datetime, signer: LinkSigner, base_url: str, mailer: LinkMailer) -> bool:
+    """Email a fresh sign-in link if `address` belongs to a contact that may have one; whether it did. A failure
+    to send raises, so the queue tries again (and, in the end, keeps it in its dead-letter queue)."""
+    customer = customer_for_address(address)
     if customer is None or customer.do_not_contact:
-        return
+        return False
     link = issue_portal_link(customer.customer_id, now, signer, base_url)
-    try:
-        mailer.send_link(customer, normalised, link, now)
-    except Exception as exc:  # the answer must not differ: the failure is reported, not returned
-        if on_failure is None:
-            raise
-        on_failure(exc)
+    mailer.send_link(customer, address, link, now)
+    return True

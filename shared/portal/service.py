@@ -5,6 +5,7 @@ once per Lambda container (or local process) from the environment, so handlers s
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -62,6 +63,20 @@ class SesLinkMailer:
 
 
 @dataclass
+class SqsLinkRequests:
+    """The queue between `POST /portal/links` and the worker that emails the link."""
+
+    sqs: Any
+    url: str | None
+
+    def enqueue(self, address: str, requested_at: datetime) -> None:
+        if not self.url:
+            raise SettingsError("ARCOLLECT_LINK_REQUEST_QUEUE_URL is not set: sign-in links cannot be requested")
+        body = json.dumps({"email": address, "requested_at": requested_at.astimezone(UTC).isoformat()})
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+
+
+@dataclass
 class PortalServices:
     settings: RuntimeSettings
 
@@ -94,6 +109,10 @@ class PortalServices:
     @property
     def seller_name(self) -> str:
         return self.settings.seller_name or "arcollect"
+
+    @cached_property
+    def link_requests(self) -> SqsLinkRequests:
+        return SqsLinkRequests(self.client("sqs"), self.settings.link_request_queue_url)
 
     @cached_property
     def mailer(self) -> SesLinkMailer:
