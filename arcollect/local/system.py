@@ -26,6 +26,7 @@ from arcollect.local.dunning_resources import DunningResources, provision_dunnin
 from arcollect.local.emulator import Emulator
 from arcollect.local.gateway import OUTBOX_PATH, LocalGateway
 from arcollect.local.persistence import LocalStore, PeriodicSaver, SavedStateError, SavedStateInfo
+from arcollect.local.portal_page import install_portal_page
 from arcollect.local.provisioning import TableSchemaChanged
 from arcollect.local.queue_poller import QueuePoller, router_invoke
 from arcollect.local.scheduler import LocalScheduler
@@ -121,6 +122,7 @@ class LocalSystem:
         )
         for method in ("GET", "HEAD"):
             self.gateway.add_route(method, HEALTH_PATH, self._health)
+        install_portal_page(self.gateway)
         # Claim the port first: a port in use should fail in a moment, not after provisioning.
         self.gateway.bind()
         self.emulator.start()

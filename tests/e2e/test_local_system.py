@@ -69,7 +69,7 @@ def test_local_with_the_demo_ledger_is_ready_only_once_loaded_and_keeps_it_acros
     assert state["today"] == "2026-11-22" and state["started_at"]
 
     status, page = local.get("/")
-    assert status == 200 and b'href="/health"' in page
+    assert status == 200 and b'src="/app.js"' in page  # the customer portal page
     status, sent = local.get("/_local/outbox")
     assert (status, json.loads(sent)) == (200, [])  # importing a ledger sends nothing
 
