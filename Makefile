@@ -31,7 +31,22 @@ UV_REQUIREMENT = python3 -c 'import tomllib; uv = next(p for p in tomllib.load(o
 
 .PHONY: install run test lint unit synth bench lock update-deps clean
 
+# Also Debian's chromium (and the fonts it draws text with) for the portal page's browser tests: Playwright
+# drives it and downloads no browser. Installed with apt-get only when /usr/bin/chromium is missing and only as
+# root or with password-less sudo; otherwise, or if apt-get fails, one line says what to install.
 install: $(STAMP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=no; fi; \
+	  if [ "$$sudo" = no ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> no /usr/bin/chromium: the browser tests need it (apt-get install chromium fonts-liberation)"; \
+	  else \
+	    echo "==> installing Debian's chromium and fonts-liberation for the browser tests (apt-get)"; \
+	    { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq update && \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
+	        chromium fonts-liberation; } >/dev/null || \
+	    echo "==> apt-get could not install chromium: the browser tests need it (chromium fonts-liberation)"; \
+	  fi; \
+	fi
 
 # Re-installs whenever pyproject.toml or uv.lock changes; `--locked` refuses a lock that no longer matches
 # pyproject.toml (run `make lock`) instead of installing something else.
