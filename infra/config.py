@@ -33,7 +33,7 @@ class StageConfig:
     bundle: bool = True
     sender_email: str = DEFAULT_SENDER_EMAIL  # the SES identity reminders come from
     seller_name: str = DEFAULT_SELLER_NAME  # who the reminders speak for
-    portal_url: str | None = None  # None: the API's own URL
+    portal_url: str | None = None  # None: the CloudFront distribution serving the portal page
 
     def __post_init__(self) -> None:
         stage_names(self.stage)  # refuses a name that cannot prefix every resource

@@ -1,10 +1,12 @@
 """The REST API: API Gateway (throttled, access-logged, traced, behind WAF) proxying to the api function.
 
-Route authorisation lives here, per route family:
-- public (`/health`, `/openapi.json`, `/docs`, later `/portal/session`, `/portal/links`, `/onboarding/verify`,
+Route authorisation lives here, per route family (shared/api/route_families.py, which the local gateway reads
+too):
+- public (`/health`, `/openapi.json`, `/docs`, `/portal/session`, `/portal/links`, later `/onboarding/verify`,
   `/webhooks/stripe`): no API Gateway auth; the handler checks what each route needs (link token, Stripe
   signature).
-- customer (`/portal/...` with a session token): checked by the handler, scoped to that one customer.
+- customer (`/portal/{proxy+}` but the public portal paths): the portal's TOKEN authorizer (a live session
+  token) at API Gateway; the function reads the customer id from the authorizer's context only.
 - staff (`/staff` and `/staff/...`): AWS IAM (SigV4) at API Gateway, so only principals allowed
   `execute-api:Invoke` on the staff paths reach the function.
 
@@ -26,8 +28,12 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.constructs.dunning import Dunning, LinkSigningSecret
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
+from infra.constructs.portal import PortalLinkRequests
+from infra.constructs.storage import Storage
 from infra.nag import acknowledge
+from shared.api.route_families import CUSTOMER_PREFIX, PUBLIC_PORTAL_PATHS, STAFF_PREFIX
 
 # API Gateway's own text for the response (already a quoted JSON string) and the response type's name.
 _GATEWAY_MESSAGE = "$context.error.messageString"
@@ -57,6 +63,11 @@ class GatewayResponse:
         return f'{{"error":{{"code":{json.dumps(self.code)},"message":{message},"details":{details}}}}}'
 
 
+# As the API function and the local gateway answer a customer route without a live session.
+SESSION_REFUSED = "Sign in again: the session token is missing, expired or not valid."
+SESSION_CHALLENGE = 'Bearer realm="arcollect-portal"'
+AUTHORIZER_BROKEN = "Something went wrong on our side while checking your session; try again shortly."
+
 # Codes as in shared/api/errors.py's HTTP_ERROR_CODES, so a client branches the same way whoever answered.
 GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
     # Every path and method reaches a method, so only an unsigned call to an IAM-authorised staff route is
@@ -71,6 +82,13 @@ GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
     GatewayResponse("INVALID_SIGNATURE", "forbidden", "The request's AWS signature does not match the request."),
     GatewayResponse("EXPIRED_TOKEN", "forbidden", "The AWS credentials that signed the request have expired."),
     GatewayResponse("ACCESS_DENIED", "forbidden", "This IAM principal may not call this route."),
+    # The portal authorizer refused the session token, or there was none (API Gateway does not call it then).
+    GatewayResponse(
+        "UNAUTHORIZED", "unauthorized", SESSION_REFUSED, status=401, headers={"WWW-Authenticate": SESSION_CHALLENGE}
+    ),
+    # The authorizer failed or answered nonsense: our fault, never the caller's.
+    GatewayResponse("AUTHORIZER_FAILURE", "internal_error", AUTHORIZER_BROKEN, status=500),
+    GatewayResponse("AUTHORIZER_CONFIGURATION_ERROR", "internal_error", AUTHORIZER_BROKEN, status=500),
     GatewayResponse("WAF_FILTERED", "forbidden", "The request was refused by the API's firewall."),
     GatewayResponse("THROTTLED", "too_many_requests", "Too many requests: wait a moment and try again."),
     GatewayResponse("QUOTA_EXCEEDED", "too_many_requests", "Too many requests: wait a moment and try again."),
@@ -86,12 +104,31 @@ GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
 )
 
 
+# What the portal routes write: sessions and sign-in rate limits, master data (and the TIN claim that goes with
+# it), notes, disputes and promises on invoices, the timeline and the tasks a dispute opens.
+PORTAL_WRITES = ("sessions", "rate_limits", "customers", "tin_claims", "invoices", "activities", "tasks")
+# Staff apply new policy versions (PUT /staff/policies).
+STAFF_WRITES = ("policy_sets",)
+# Read for invoice details and the timeline (payments, credits, payment attempts) and the staff run reports.
+ROUTE_READS = ("payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches")
+
+
 class Api(Construct):
     """One REST API with a single Lambda proxy integration; routes are added with `add_*_route`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, defaults: FunctionDefaults) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        session_authorizer: apigateway.IAuthorizer,
+    ) -> None:
+        """`session_authorizer`: the portal's TOKEN authorizer, in front of every customer route."""
         super().__init__(scope, construct_id)
+        self._session_authorizer = session_authorizer
         config = defaults.config
+        self._seller_name = config.seller_name
         self.handler = PythonFunction(
             self,
             "Handler",
@@ -150,8 +187,21 @@ class Api(Construct):
         )
         self.add_public_route("ANY", "", reason=f"ANY / is public by design: {catch_all}")
         self.add_public_route("ANY", "{proxy+}", reason=f"ANY /{{proxy+}} is public by design: {catch_all}")
-        self.add_staff_route("ANY", "staff")
-        self.add_staff_route("ANY", "staff/{proxy+}")
+        portal = CUSTOMER_PREFIX.strip("/")
+        # /portal itself is no customer route (nor in the local gateway): without a method of its own it would
+        # be API Gateway's "missing authentication token" rather than the function's 404.
+        self.add_public_route(
+            "ANY",
+            portal,
+            reason=f"ANY /{portal} is public by design: no route answers the bare path, so the function's 404 "
+            "comes back exactly as under arcollect local; every customer route is below it, behind the authorizer.",
+        )
+        for path in PUBLIC_PORTAL_PATHS:
+            self.add_public_route("ANY", path.strip("/"))
+        self.add_customer_route("ANY", f"{portal}/{{proxy+}}")
+        staff = STAFF_PREFIX.strip("/")
+        self.add_staff_route("ANY", staff)
+        self.add_staff_route("ANY", f"{staff}/{{proxy+}}")
         self._add_gateway_responses()
         self.web_acl = self._web_acl(config.name_prefix, config.waf_requests_per_ip)
 
@@ -182,6 +232,54 @@ class Api(Construct):
         acknowledge(route, "AwsSolutions-APIG4", reason=reason)
         acknowledge(route, "AwsSolutions-COG4", reason=reason)
         return route
+
+    def add_customer_route(self, method: str, path: str) -> apigateway.Method:
+        """A route for a signed-in customer: the session authorizer runs before the function, which acts for
+        the customer it names and no other."""
+        route = self.rest_api.root.resource_for_path(path).add_method(
+            method,
+            self._integration,
+            authorization_type=apigateway.AuthorizationType.CUSTOM,
+            authorizer=self._session_authorizer,
+            request_validator=self.request_validator,
+        )
+        acknowledge(
+            route,
+            "AwsSolutions-COG4",
+            reason=f"{method} /{path} is a customer route: customers sign in with a signed link from their email "
+            "and call with a session token that the portal's Lambda TOKEN authorizer checks; there is no Cognito "
+            "user pool.",
+        )
+        return route
+
+    def grant_routes(
+        self,
+        *,
+        storage: Storage,
+        link_signing: LinkSigningSecret,
+        link_requests: PortalLinkRequests,
+        dunning: Dunning,
+        portal_url: str,
+    ) -> None:
+        """What the portal and staff routes take: their tables, the link key (sessions, staff links to the
+        page at `portal_url`), TIN protection (PUT /portal/me), the link request queue (POST /portal/links) and
+        starting a dunning run (POST /staff/dunning/runs). PDFs are made in memory, under the seller's name."""
+        role = self.handler.role
+        environment = {
+            "ARCOLLECT_SELLER_NAME": self._seller_name,
+            "ARCOLLECT_PORTAL_URL": portal_url,
+            "ARCOLLECT_LINK_SECRET_ID": link_signing.secret.secret_arn,
+            **link_requests.environment,
+        }
+        for name, value in environment.items():
+            self.handler.function.add_environment(name, value)
+        storage.grant_table_data(role, PORTAL_WRITES + STAFF_WRITES, write=True)
+        storage.grant_table_data(role, ROUTE_READS, write=False)
+        storage.grant_scan(role, "customers")  # GET /staff/customers pages through every customer
+        storage.grant_tin_protection(role)
+        link_signing.grant_read(role)
+        link_requests.grant_enqueue(role)
+        dunning.state_machine.grant_start_execution(role)
 
     def add_staff_route(self, method: str, path: str) -> apigateway.Method:
         """A route for the AR team: IAM-authorised (SigV4) before the request reaches the function."""

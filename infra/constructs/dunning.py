@@ -74,6 +74,12 @@ class LinkSigningSecret(Construct):
             "add nothing but a second way to do it.",
         )
 
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """Read the key (the current and, during rotation, the previous version): to sign links or check them."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["secretsmanager:GetSecretValue"], resource_arns=[self.secret.secret_arn]
+        )
+
 
 class Dunning(Construct):
     """The hourly run; its failures raise an alarm, and nothing it claims is dropped (finish hands every

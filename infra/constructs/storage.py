@@ -96,6 +96,14 @@ class Storage(Construct):
         iam.Grant.add_to_principal(grantee=grantee, actions=list(TABLE_READ_ACTIONS), resource_arns=resources)
         self.grant_data_key(grantee)
 
+    def grant_scan(self, grantee: iam.IGrantable, table_key: str) -> None:
+        """Scan one table (not its indexes): only for paging through every item, as the staff customer list
+        does; every other access pattern has a key or an index."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:Scan"], resource_arns=[self.tables[table_key].table_arn]
+        )
+        self.grant_data_key(grantee)
+
     def grant_documents(self, grantee: iam.IGrantable, prefixes: Sequence[str], *, read: bool, write: bool) -> None:
         """Get (read) and put (write) objects under each prefix (e.g. "letters/") of the documents bucket, and
         the data key as far as that takes: Decrypt to read, GenerateDataKey to write."""

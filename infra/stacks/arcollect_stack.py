@@ -12,6 +12,7 @@ from infra.constructs.lambda_function import FunctionDefaults, dependencies_laye
 from infra.constructs.ledger_ingest import LedgerIngest
 from infra.constructs.messaging import Messaging
 from infra.constructs.observability import Observability
+from infra.constructs.portal import PortalAuthorizer, PortalLinkRequests, PortalWeb
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge_cdk_helper_functions
 
@@ -36,20 +37,43 @@ class ArcollectStack(Stack):
             environment=runtime_settings_environment(self, config, storage),
         )
         ledger_ingest = LedgerIngest(self, "LedgerIngest", storage=storage, defaults=defaults)
-        api = Api(self, "Api", defaults=defaults)
         link_signing = LinkSigningSecret(self, "LinkSigning", config=config)
+        authorizer = PortalAuthorizer(
+            self, "PortalAuthorizer", defaults=defaults, storage=storage, link_signing=link_signing
+        )
+        api = Api(self, "Api", defaults=defaults, session_authorizer=authorizer.token_authorizer)
+        web = PortalWeb(self, "PortalWeb", defaults=defaults, storage=storage, api=api.rest_api)
+        # Links in emails open the page, unless the `portal_url` context names another address for it.
+        portal_url = config.portal_url or web.url
         messaging = Messaging(
             self,
             "Messaging",
             storage=storage,
             defaults=defaults,
             link_secret=link_signing.secret,
-            portal_url=config.portal_url or api.url,
+            portal_url=portal_url,
         )
         dunning = Dunning(self, "Dunning", storage=storage, defaults=defaults, messaging=messaging)
+        link_requests = PortalLinkRequests(
+            self,
+            "PortalLinkRequests",
+            defaults=defaults,
+            storage=storage,
+            messaging=messaging,
+            link_signing=link_signing,
+        )
+        api.grant_routes(
+            storage=storage,
+            link_signing=link_signing,
+            link_requests=link_requests,
+            dunning=dunning,
+            portal_url=portal_url,
+        )
         acknowledge_cdk_helper_functions(self)
 
         CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "PortalUrl", value=portal_url)
+        CfnOutput(self, "PortalDistributionUrl", value=web.url)
         CfnOutput(self, "IngestBucketName", value=storage.ingest_bucket.bucket_name)
         CfnOutput(self, "IngestDeadLetterQueueUrl", value=ledger_ingest.dead_letter_queue.queue_url)
         CfnOutput(self, "TablePrefix", value=config.table_prefix)
@@ -58,6 +82,7 @@ class ArcollectStack(Stack):
         CfnOutput(self, "DunningStateMachineArn", value=dunning.state_machine.state_machine_arn)
         CfnOutput(self, "EmailFeedbackTopicArn", value=messaging.feedback_topic.topic_arn)
         CfnOutput(self, "SendRetryDeadLetterQueueUrl", value=messaging.send_retry_dead_letter_queue.queue_url)
+        CfnOutput(self, "LinkRequestDeadLetterQueueUrl", value=link_requests.dead_letter_queue.queue_url)
 
 
 def runtime_settings_environment(stack: Stack, config: StageConfig, storage: Storage) -> dict[str, str]:

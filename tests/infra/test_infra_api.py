@@ -1,5 +1,5 @@
-"""The REST API: every path proxied to the api function (public, or IAM on staff routes), API Gateway's own
-errors in the contract's envelope, throttled, logged, behind WAF."""
+"""The REST API: every path proxied to the api function (public, the session authorizer on customer routes, or
+IAM on staff routes), API Gateway's own errors in the contract's envelope, throttled, logged, behind WAF."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from synthesized_app import Synthesized
 
 from shared.api.errors import HTTP_ERROR_CODES
 
-API_FUNCTION_PATHS = {"/", "/health", "/openapi.json", "/docs", "/{proxy+}", "/staff", "/staff/{proxy+}"}
+API_FUNCTION_PATHS = {
+    "/",
+    "/health",
+    "/openapi.json",
+    "/docs",
+    "/{proxy+}",
+    "/portal",
+    "/portal/session",
+    "/portal/links",
+    "/portal/{proxy+}",
+    "/staff",
+    "/staff/{proxy+}",
+}
 
 
 def _methods(synth: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
@@ -64,8 +76,10 @@ def test_every_method_of_every_path_reaches_the_api_function_so_it_answers_404_4
         assert _integrated_function(method) == dev.our_function_ids()["api"]
 
 
-@pytest.mark.parametrize("path", ["/", "/health", "/openapi.json", "/docs", "/{proxy+}"])
-def test_health_the_api_docs_and_the_catch_all_are_public(dev: Synthesized, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/", "/health", "/openapi.json", "/docs", "/{proxy+}", "/portal", "/portal/session", "/portal/links"]
+)
+def test_health_the_api_docs_sign_in_and_the_catch_all_are_public(dev: Synthesized, path: str) -> None:
     assert _methods(dev)[("ANY", path)]["AuthorizationType"] == "NONE"
 
 
@@ -97,6 +111,9 @@ def test_api_gateways_own_errors_are_answered_in_the_error_envelope(dev: Synthes
     ("response_type", "status"),
     [
         ("MISSING_AUTHENTICATION_TOKEN", 401),
+        ("UNAUTHORIZED", 401),
+        ("AUTHORIZER_FAILURE", 500),
+        ("AUTHORIZER_CONFIGURATION_ERROR", 500),
         ("ACCESS_DENIED", 403),
         ("WAF_FILTERED", 403),
         ("THROTTLED", 429),

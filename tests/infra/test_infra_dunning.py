@@ -175,15 +175,17 @@ def test_run_functions_are_told_where_documents_go_how_to_send_and_where_failed_
         name: dev.our_functions()[name]["Properties"]["Environment"]["Variables"] for name in RUN_FUNCTIONS.values()
     }
     dispatch = variables["dunning_dispatch"]
-    (rest_api,) = dev.resources("AWS::ApiGateway::RestApi")
+    (distribution,) = dev.resources("AWS::CloudFront::Distribution")
 
     assert dev.resource_label(variables["dunning_plan"]["ARCOLLECT_DOCUMENTS_BUCKET"]) == "bucket/documents"
     assert dev.resource_label(variables["dunning_finish"]["ARCOLLECT_SEND_RETRY_QUEUE_URL"]) == "queue/send-retry"
     assert dev.resource_label(dispatch["ARCOLLECT_LINK_SECRET_ID"]) == "secret/link-signing"
     assert (dispatch["ARCOLLECT_SENDER_EMAIL"], dispatch["ARCOLLECT_SELLER_NAME"]) == ("ar@example.com", "arcollect")
     assert dispatch["ARCOLLECT_SES_CONFIGURATION_SET"] == names.ses_configuration_set
-    # No portal_url in context: links open the deployed API.
-    assert {"Ref": rest_api} in dispatch["ARCOLLECT_PORTAL_URL"]["Fn::Join"][1]
+    # No portal_url in context: links open the portal page behind CloudFront.
+    assert dispatch["ARCOLLECT_PORTAL_URL"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution, "DomainName"]}]]
+    }
     settings = RuntimeSettings.from_environment({name: str(value) for name, value in dispatch.items()})
     assert settings.sender_email == "ar@example.com"
 

@@ -15,6 +15,8 @@ FUNCTIONS = {
     "dunning_finish",
     "dunning_send_retry",
     "email_feedback",
+    "portal_authorizer",
+    "portal_link_requests",
 }
 # Only the emulator sets an endpoint (in AWS the SDK finds the real one) and only the local system moves today.
 SETTINGS_NOT_SET_IN_AWS = {"endpoint_url", "today"}
@@ -28,6 +30,8 @@ SENDING_SETTINGS = {
     "send_retry_queue_url",
     "ses_configuration_set",
 }
+# Set only on the functions that read them, like the sending settings.
+PORTAL_SETTINGS = {"link_request_queue_url"}
 DUNNING_SETTINGS = {
     "dunning_plan": {"documents_bucket"},
     "dunning_dispatch": SENDING_SETTINGS,
@@ -35,6 +39,10 @@ DUNNING_SETTINGS = {
     "dunning_finish": {"send_retry_queue_url"},
     # The SMS fallback carries a signed portal link.
     "email_feedback": {"seller_name", "portal_url", "link_secret_id", "send_retry_queue_url"},
+    # PDFs under the seller's name, staff links to the page, sessions, the sign-in link request queue.
+    "api": {"seller_name", "portal_url", "link_secret_id", "link_request_queue_url"},
+    "portal_authorizer": {"link_secret_id"},
+    "portal_link_requests": {"sender_email", "seller_name", "portal_url", "link_secret_id", "ses_configuration_set"},
 }
 
 
@@ -57,7 +65,7 @@ def test_function_runs_python_3_13_on_arm64_traced(dev: Synthesized, name: str) 
 def test_function_sets_every_runtime_setting_it_reads_and_powertools(dev: Synthesized, name: str) -> None:
     variables = dev.our_functions()[name]["Properties"]["Environment"]["Variables"]
 
-    everywhere = set(RuntimeSettings.names()) - SETTINGS_NOT_SET_IN_AWS - SENDING_SETTINGS
+    everywhere = set(RuntimeSettings.names()) - SETTINGS_NOT_SET_IN_AWS - SENDING_SETTINGS - PORTAL_SETTINGS
     expected = {variable(field) for field in everywhere | DUNNING_SETTINGS.get(name, set())}
     assert {name for name in variables if name.startswith("ARCOLLECT_")} == expected
     assert variables["ARCOLLECT_STAGE"] == "dev"
@@ -84,7 +92,9 @@ def test_every_function_has_a_role_of_its_own(dev: Synthesized) -> None:
 
 
 def test_the_dependencies_layer_is_built_for_the_same_platform(dev: Synthesized) -> None:
-    (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
+    # Ours, not the AWS CLI layer of CDK's page-deployment function.
+    (layer_id,) = {ref["Ref"] for function in dev.our_functions().values() for ref in function["Properties"]["Layers"]}
+    layer = dev.resource(layer_id)
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
