@@ -144,6 +144,9 @@ class Api(Construct):
             "RestApi",
             rest_api_name=f"{config.name_prefix}-api",
             description="arcollect portal, staff and webhook API",
+            # The function answers PDFs base64-encoded; API Gateway sends them as bytes to a client that asks for
+            # application/pdf (the portal page does). JSON bodies are not affected.
+            binary_media_types=["application/pdf"],
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Execution logs need the account-level CloudWatch role that API Gateway pushes logs with. It is
             # one setting per account and region, so it outlives this stack: other APIs may rely on it.

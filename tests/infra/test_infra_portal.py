@@ -421,3 +421,9 @@ def test_the_api_holds_exactly_what_the_portal_and_staff_routes_take(dev: Synthe
 def test_the_api_can_start_the_dunning_run_and_nothing_else_of_step_functions(dev: Synthesized) -> None:
     states = {grant for grant in dev.grants(_role_of(dev, "api")) if grant[1].startswith("states:")}
     assert states == {("Allow", "states:StartExecution", "state-machine/dunning")}
+
+
+def test_pdf_answers_reach_clients_as_bytes(dev: Synthesized) -> None:
+    [api] = dev.resources("AWS::ApiGateway::RestApi").values()
+
+    assert api["Properties"]["BinaryMediaTypes"] == ["application/pdf"]
