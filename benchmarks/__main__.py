@@ -22,6 +22,7 @@ from benchmarks import (
     import_throughput,
     local_memory,
     planner_throughput,
+    portal_latency,
     reads_per_due_action,
 )
 from benchmarks.harness import (
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         cold_imports,
         reads_per_due_action,
         dunning_run,
+        portal_latency,
         planner_throughput,
         import_throughput,
         fresh_install,

@@ -10,10 +10,12 @@ child times only the import, with time.perf_counter, so interpreter start-up is 
 warm-up process per target compiles the .pyc files first. Figures are medians and their ratios.
 
 A Lambda's first event also pays for what its handler builds once per container (services, clients, the
-email deliverer), so for the dunning functions `cold_start_*` times the import plus that first-call
+email deliverer), so for the dunning and portal functions `cold_start_*` times the import plus that first-call
 initialisation (`FIRST_CALL`: the handler's cached builder, with settings pointing at an endpoint nothing
 listens on, which nothing at initialisation contacts), in the same interleaved processes and ratio to the
-same baseline.
+same baseline. The API function's first call is a real one, `GET /health` through its resolver, plus the services
+and DynamoDB client its first customer route builds; the portal authorizer's is initialisation only (the
+clients it reads the signing key and the session with), since checking a session needs both from AWS.
 """
 
 from __future__ import annotations
@@ -33,12 +35,34 @@ BASELINE = 'import boto3\nboto3.client("dynamodb", region_name="us-east-1")'
 # What each function's first event builds after the import: its cached services and the clients its first call
 # creates; the sending functions also build the deliverer and import what the first email renders with.
 _FIRST_EMAIL = "import shared.documents.pdf, shared.dunning.render"
+_DYNAMODB_CLIENT = "from shared.data.binding import shared_connection\nshared_connection().client"
+_HEALTH_EVENT = {
+    "resource": "/{proxy+}",
+    "path": "/health",
+    "httpMethod": "GET",
+    "headers": {},
+    "requestContext": {"requestId": "cold", "stage": "bench", "path": "/health", "httpMethod": "GET"},
+    "body": None,
+    "isBase64Encoded": False,
+}
+_CONTEXT = (
+    "__import__('types').SimpleNamespace(function_name='api', memory_limit_in_mb=512, aws_request_id='cold', "
+    "invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:api')"
+)
 FIRST_CALL = {
     "dunning_plan": 'h.services().client("s3")',
     "dunning_dispatch": f'_s = h.services()\n_s.dispatcher\n_s.deliverer.client("ses")\n{_FIRST_EMAIL}',
     "dunning_finish": "h.services().retry_queue",
     "dunning_send_retry": f'_s = h.services()\n_s.deliverer.client("ses")\n_s.retry_queue\n{_FIRST_EMAIL}',
     "email_feedback": "h.feedback_handler()",
+    # A real first event for the API (GET /health through the resolver), then what its first customer route builds.
+    "api": (
+        f"assert h.handler({_HEALTH_EVENT!r}, {_CONTEXT})['statusCode'] == 200\n"
+        f"h.portal_routes.portal_services().clock\n{_DYNAMODB_CLIENT}"
+    ),
+    # The authorizer's first check needs the signing key and the session, which nothing here serves: only what
+    # it builds to ask for them (the Secrets Manager provider and the DynamoDB client).
+    "portal_authorizer": f"h.portal_services()._fetch\n{_DYNAMODB_CLIENT}",
 }
 DUMMY_ENDPOINT = "http://127.0.0.1:9"
 _CHILD = "import time\n_t = time.perf_counter()\n{statement}\nprint(repr(time.perf_counter() - _t))\n"

@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from arcollect.cli import dunning_cmd, local_cmd, policy_cmd
+from arcollect.cli import dunning_cmd, local_cmd, policy_cmd, portal_cmd
 from arcollect.cli.customers_cmd import customers_app
 from arcollect.cli.import_cmd import import_command
 
@@ -47,6 +47,7 @@ app.add_typer(customers_app, name="customers")
 local_cmd.register(app)
 policy_cmd.register(app)
 dunning_cmd.register(app)
+portal_cmd.register(app)
 
 
 def main() -> None:

@@ -7,11 +7,8 @@ skipped and why, what failed."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
-import uuid
-from collections import Counter
 from typing import Any
 
 import typer
@@ -19,8 +16,8 @@ from rich.table import Table
 
 from arcollect.cli.connection import Target, connect
 from arcollect.cli.output import EXIT_USAGE, emit_json, fail, plain, reported_errors, stderr, stdout
-from shared.data.tables import OPEN_TASK_SHARDS, DunningBatchRecord, DunningRunRecord, TaskRecord
-from shared.settings import stage_names
+from shared.staff.runs import run_report, start_run, state_machine_arn
+from shared.staff.worklist import open_tasks, task_json
 
 dunning_app = typer.Typer(help="Dunning: run the reminders now, or simulate a policy.", no_args_is_help=True)
 
@@ -33,15 +30,6 @@ def _client(target: Target, service: str) -> Any:
 
     settings = target.settings
     return boto3.client(service, region_name=settings.region, endpoint_url=settings.endpoint_url)
-
-
-def state_machine_arn(sfn: Any, stage: str) -> str:
-    name = stage_names(stage).dunning_state_machine
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return str(machine["stateMachineArn"])
-    raise LookupError(f"the dunning state machine {name} is not deployed in this stage")
 
 
 def _parse_day(value: str | None, option: str, as_json: bool) -> dt.date | None:
@@ -73,11 +61,8 @@ def run_command(
             arn = state_machine_arn(sfn, target.settings.stage)
         except LookupError as exc:
             fail(str(exc), as_json=as_json)
-        run_id = f"cli-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
-        started = sfn.start_execution(
-            stateMachineArn=arn, name=run_id, input=json.dumps({"as_of": day.isoformat(), "trigger": "cli"})
-        )
-        execution_arn = started["executionArn"]
+        started = start_run(sfn, arn, day, trigger="cli")
+        run_id, execution_arn = started.run_id, started.execution_arn
         if not wait:
             if as_json:
                 emit_json({"run_id": run_id, "as_of": day.isoformat(), "execution_arn": execution_arn})
@@ -112,50 +97,6 @@ def _wait(sfn: Any, execution_arn: str, timeout: float, *, quiet: bool) -> str:
         time.sleep(POLL_SECONDS)
 
 
-def run_report(run_id: str, run_date: str, status: str) -> dict[str, Any]:
-    """What the run did, from its record and its batches (the dispatch writes one record per batch)."""
-    sent: Counter[str] = Counter()
-    tasks: Counter[str] = Counter()
-    skipped: Counter[str] = Counter()
-    failed = touched = 0
-    outcomes: list[dict[str, Any]] = []
-    batch_customers: dict[str, int] = {}
-    for batch in DunningBatchRecord.query(run_id, consistent_read=True):
-        counts = batch.counts or {}
-        sent.update(counts.get("sent") or {})
-        tasks.update(counts.get("tasks") or {})
-        skipped.update(counts.get("skipped") or {})
-        failed += int(counts.get("failed") or 0)
-        touched += int(counts.get("touched") or 0)
-        # A batch the state machine retried has a record per attempt: its customers count once.
-        name = batch.batch_id.split("#", 1)[0]
-        batch_customers[name] = max(batch_customers.get(name, 0), int(counts.get("customers") or 0))
-        outcomes.extend(batch.outcomes or [])
-    customers = sum(batch_customers.values())
-    planned: dict[str, Any] = {}
-    result: dict[str, Any] = {}
-    try:
-        record = DunningRunRecord.get(run_date, run_id, consistent_read=True)
-        planned = (record.counts or {}).get("planned") or {}
-        result = (record.counts or {}).get("result") or {}
-    except DunningRunRecord.DoesNotExist:
-        pass
-    return {
-        "run_id": run_id,
-        "as_of": run_date,
-        "status": status.lower(),
-        "due_invoices": int(planned.get("due_invoices") or 0),
-        "customers": customers,
-        "sent": dict(sorted(sent.items())),
-        "tasks": dict(sorted(tasks.items())),
-        "touched_invoices": touched,
-        "skipped": dict(sorted(skipped.items())),
-        "failed": failed,
-        "retrying": int(result.get("retrying") or 0),
-        "outcomes": outcomes,
-    }
-
-
 def _print_report(report: dict[str, Any]) -> None:
     status = report["status"]
     stdout.print(plain(f"dunning run {report['run_id']} as of {report['as_of']}: {status}", "bold"))
@@ -186,27 +127,6 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 # --- worklist -------------------------------------------------------------------------------------------
-
-
-def open_tasks(limit: int) -> list[TaskRecord]:
-    tasks: list[TaskRecord] = []
-    for shard in (f"s{n:02d}" for n in range(OPEN_TASK_SHARDS)):
-        tasks.extend(TaskRecord.open_tasks_index.query(shard, scan_index_forward=False))
-    tasks.sort(key=lambda t: (-(t.score or 0), t.due, t.task_id))
-    return tasks[:limit]
-
-
-def task_json(task: TaskRecord) -> dict[str, Any]:
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind,
-        "customer_id": task.customer_id,
-        "invoice_ids": list(task.invoice_ids or []),
-        "due": task.due,
-        "score": task.score or 0,
-        "reason": task.reason,
-        "created_at": task.created_at.isoformat() if task.created_at else None,
-    }
 
 
 def worklist_command(

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
@@ -60,6 +61,15 @@ def _identity(request: Request, account_id: str) -> dict[str, Any]:
     return identity
 
 
+def raw_path(request: Request) -> str:
+    """The path as the client sent it, still percent-encoded, as API Gateway's REST proxy hands it over (werkzeug
+    decodes `request.path`: an id with `/`, `#` or `?` would then route elsewhere or nowhere)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        return str(raw).split("?", 1)[0] or "/"
+    return quote(request.path, safe="/-._~!$&'()*+,;=:@")
+
+
 def request_to_event(request: Request, stage: str, account_id: str) -> dict[str, Any]:
     raw_body = request.get_data(cache=False)
     is_text = _is_text(request.headers.get("Content-Type", ""), raw_body)
@@ -75,7 +85,7 @@ def request_to_event(request: Request, stage: str, account_id: str) -> dict[str,
     for name, value in request.headers.items():
         multi_headers.setdefault(name, []).append(value)
     multi_query = {name: request.args.getlist(name) for name in request.args}
-    path = request.path
+    path = raw_path(request)
     now = time.time()
     return {
         "resource": "/{proxy+}",

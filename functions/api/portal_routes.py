@@ -3,12 +3,16 @@ the customer the authorizer established, calls one function of `shared.portal` a
 
 The customer id comes only from the authorizer's context (API Gateway's custom authorizer in AWS, the same
 authorizer in the local gateway), never from the request, so every route is scoped to that customer. A request
-that reaches a customer route without that context is refused, whatever its path."""
+that reaches a customer route without that context is refused, whatever its path.
+
+Ids in paths arrive percent-encoded, as API Gateway's REST proxy passes the path (an ERP's `INV/2026#7` is
+`INV%2F2026%237` in the URL), and are decoded here."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -175,7 +179,7 @@ def list_invoices(
 )
 def get_invoice(invoice_id: str) -> InvoiceDetail:
     customer = account.customer_of(principal().customer_id)
-    return account.invoice_detail(customer, invoice_id, portal_services().clock())
+    return account.invoice_detail(customer, unquote(invoice_id), portal_services().clock())
 
 
 @router.get(
@@ -187,7 +191,7 @@ def get_invoice(invoice_id: str) -> InvoiceDetail:
 def get_invoice_pdf(invoice_id: str):  # no return model: Powertools passes the bytes through untouched
     services = portal_services()
     customer = account.customer_of(principal().customer_id)
-    return _pdf(*account.invoice_pdf_of(customer, invoice_id, services.seller_name, services.clock()))
+    return _pdf(*account.invoice_pdf_of(customer, unquote(invoice_id), services.seller_name, services.clock()))
 
 
 @router.get(
@@ -216,7 +220,7 @@ def get_statement_pdf():  # no return model: Powertools passes the bytes through
     security=SESSION,
 )
 def post_note(invoice_id: str, body: NoteRequest) -> Response[Activity]:
-    record = actions.add_note(_actor(), invoice_id, body.text, portal_services().clock())
+    record = actions.add_note(_actor(), unquote(invoice_id), body.text, portal_services().clock())
     return _created(account.activity_view(record))
 
 
@@ -227,7 +231,9 @@ def post_note(invoice_id: str, body: NoteRequest) -> Response[Activity]:
     security=SESSION,
 )
 def post_dispute(invoice_id: str, body: DisputeRequest) -> Response[DisputeOpened]:
-    opened = actions.open_dispute(_actor(), invoice_id, body.reason, body.amount, body.text, portal_services().clock())
+    opened = actions.open_dispute(
+        _actor(), unquote(invoice_id), body.reason, body.amount, body.text, portal_services().clock()
+    )
     return _created(opened)
 
 
@@ -238,7 +244,7 @@ def post_dispute(invoice_id: str, body: DisputeRequest) -> Response[DisputeOpene
     security=SESSION,
 )
 def post_promise(invoice_id: str, body: PromiseRequest) -> Response[PromiseMade]:
-    made = actions.make_promise(_actor(), invoice_id, body.date, body.amount, portal_services().clock())
+    made = actions.make_promise(_actor(), unquote(invoice_id), body.date, body.amount, portal_services().clock())
     return _created(made)
 
 
@@ -260,7 +266,7 @@ def post_payment(body: PaymentRequest) -> Response[PaymentStarted]:
     security=SESSION,
 )
 def get_payment(payment_id: str) -> PaymentView:
-    return account.payment_of(principal().customer_id, payment_id)
+    return account.payment_of(principal().customer_id, unquote(payment_id))
 
 
 @router.get(

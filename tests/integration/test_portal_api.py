@@ -399,3 +399,33 @@ def test_only_an_address_the_seller_gave_or_the_customer_confirmed_may_receive_l
         for contact, state in zip(customer.contacts, before[1], strict=True):
             contact.email_state = state
         customer.save()
+
+
+def test_an_invoice_id_with_url_characters_is_reached_percent_encoded(system: PortalSystem) -> None:
+    from urllib.parse import quote
+
+    from shared.clock import clock_for
+    from shared.ledger.importer import build_importer
+    from shared.settings import runtime_settings
+
+    importer = build_importer(runtime_settings(), clock_for(TODAY))
+    importer.import_file(
+        "customers", b"customer_id,legal_name,country,ap_email\nGAMMA,Gamma Co,US,ap@gamma.example.com\n", source="c"
+    )
+    report = importer.import_file(
+        "invoices",
+        b"invoice_id,customer_id,number,issue_date,due_date,currency,amount,balance\n"
+        b"INV/2026 7?x=1,GAMMA,7,2026-01-05,2026-02-04,USD,10.00,10.00\n",
+        source="i",
+    )
+    assert report.rejected == 0, report.problems
+    token = system.session("GAMMA")
+    path = f"/portal/invoices/{quote('INV/2026 7?x=1', safe='')}"
+
+    detail = system.call("GET", path, token=token)
+    note = system.call("POST", f"{path}/notes", {"text": "ok"}, token=token)
+    pdf = system.call("GET", f"{path}/pdf", token=token)
+
+    assert detail.status == 200 and detail.json()["invoice_id"] == "INV/2026 7?x=1"
+    assert note.status == 201 and note.json()["invoice_ids"] == ["INV/2026 7?x=1"]
+    assert pdf.status == 200 and pdf.body.startswith(b"%PDF")

@@ -16,6 +16,7 @@ from benchmarks import (
     import_throughput,
     local_memory,
     planner_throughput,
+    portal_latency,
     reads_per_due_action,
 )
 from benchmarks.__main__ import BENCHMARKS
@@ -128,6 +129,7 @@ def test_every_benchmark_is_registered_with_quick_sizes_for_its_own_parameters()
         cold_imports,
         reads_per_due_action,
         dunning_run,
+        portal_latency,
         planner_throughput,
         import_throughput,
         fresh_install,
