@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel, Field
 
 SESSION_SCHEME = "session"
@@ -65,6 +64,9 @@ def binary(media_type: str, description: str) -> dict[int, Any]:
 
 
 def security_schemes() -> dict[str, Any]:
+    # Imported here: Powertools' OpenAPI models cost ~0.1 s, paid only when the document is asked for.
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
     return {
         SESSION_SCHEME: HTTPBearer(
             description="The session token from POST /portal/session (exchange the link from an email for it)",

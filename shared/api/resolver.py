@@ -1,7 +1,7 @@
 """The Powertools REST resolver, made to answer like the contract in INTERFACES.md on every path.
 
 Powertools routes by exact method and answers what it does not route with its own bodies. On top of it:
-- a body over `MAX_BODY_BYTES` is refused with 413 before anything parses it;
+- a body over `MAX_BODY_BYTES` is refused with 413 before anything parses it, and one not declared JSON with 415;
 - HEAD is answered by the GET route, without the body;
 - a path that exists under other methods answers 405 with `Allow`, an unknown one 404;
 - every error, expected or not, is the envelope of `shared.api.errors`; nothing leaks a stack trace;
@@ -90,9 +90,17 @@ class ContractResolver(APIGatewayRestResolver):
                 "payload_too_large",
                 f"The request body is larger than {self.max_body_bytes} bytes.",
             )
+        method = str(event.get("httpMethod", "")).upper()
+        if body_size(event) and not _is_json(event) and method in self.allowed_methods(str(event.get("path", ""))):
+            # Before Powertools parses it: its form and multipart parsers answer a 422 or fail (no boundary).
+            return _envelope_result(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "This route accepts JSON (application/json).",
+            )
         if str(event.get("path", "")).rstrip("/") == DOCS_PATH:
             self._enable_docs()
-        is_head = str(event.get("httpMethod", "")).upper() == "HEAD"
+        is_head = method == "HEAD"
         if is_head:
             event = _as_get(event)
         try:
@@ -161,6 +169,13 @@ class ContractResolver(APIGatewayRestResolver):
                     security_schemes=security_schemes(),
                 )
                 self._docs_enabled = True
+
+
+def _is_json(event: Mapping[str, Any]) -> bool:
+    """Whether a request's body is declared JSON (`application/json`, `*+json`) or not declared at all."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
 
 
 def _as_get(event: Mapping[str, Any]) -> dict[str, Any]:

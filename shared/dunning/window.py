@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 from shared.dunning.model import SendWindow
 
 # A window has at least one weekday, so a send day is at most a week away, or a few weeks in a country
@@ -41,6 +39,8 @@ def public_holidays(country: str, subdivision: str | None, year: int) -> frozens
     """The public holidays (observed days included) of a country or subdivision in one year; none for a
     country or subdivision the library does not know."""
     try:
+        import holidays  # ~0.35 s: only what plans a send window pays for it, not every importer of local_date
+
         calendar = holidays.country_holidays(country, subdiv=subdivision, years=year)
     except NotImplementedError:
         return frozenset()

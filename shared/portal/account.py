@@ -40,6 +40,7 @@ from shared.security.tin_vault import mask_tin
 
 STATEMENT_LINES = 500
 INVOICE_ACTIVITIES = 50
+TIMELINE_WINDOW = 200
 _CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 BAD_CURSOR = "the cursor is not one this API returned: pass its `next` value exactly as returned"
 
@@ -160,12 +161,10 @@ def invoice_detail(customer: CustomerRecord, invoice_id: str, now: datetime) -> 
     today = today_for(customer, now)
     dispute = record.dispute or {}
     promise = record.promise or {}
-    activities = ActivityRecord.query(
-        customer.customer_id,
-        filter_condition=ActivityRecord.invoice_ids.contains(invoice_id),
-        scan_index_forward=False,
-        limit=INVOICE_ACTIVITIES,
-    )
+    # Activities are keyed by customer, not invoice (one may name several invoices): the invoice's are found
+    # among the customer's latest TIMELINE_WINDOW, so the cost is bounded whatever the length of the timeline.
+    recent = ActivityRecord.query(customer.customer_id, scan_index_forward=False, limit=TIMELINE_WINDOW)
+    activities = [a for a in recent if invoice_id in (a.invoice_ids or [])][:INVOICE_ACTIVITIES]
     return InvoiceDetail(
         **_summary_fields(record, today),
         applied=[

@@ -324,3 +324,16 @@ def test_powertools_dev_mode_neither_prints_requests_nor_answers_tracebacks(
     result = resolver.resolve(proxy_event("POST", "/crash", body=body, content_type="application/json"), CONTEXT)
     assert result["statusCode"] == 500 and "Traceback" not in result["body"]
     assert "12-3456789" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain"],
+)
+def test_a_body_that_is_not_json_is_a_415_before_anything_parses_it(content_type: str) -> None:
+    event = proxy_event("POST", "/portal/links", body=b'{"email": "a@b.example"}', content_type=content_type)
+
+    result = handler(event, CONTEXT)
+
+    assert result["statusCode"] == 415
+    assert json.loads(result["body"])["error"]["code"] == "unsupported_media_type"

@@ -92,7 +92,7 @@ def test_a_wrong_method_over_http_is_a_405_with_allow(gateway: LocalGateway) -> 
 
 
 def test_an_oversized_body_over_http_is_a_413_in_the_envelope(gateway: LocalGateway) -> None:
-    status, _, body = http(f"{gateway.url}/portal/me", method="PUT", data=b"x" * (MAX_BODY_BYTES + 1))
+    status, _, body = http(f"{gateway.url}/portal/links", method="POST", data=b"x" * (MAX_BODY_BYTES + 1))
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
 
 
