@@ -13,14 +13,14 @@ from datetime import timedelta
 from functools import cache, cached_property
 from typing import Any
 
-from shared.clock import Clock, clock_for
 from shared.data.tables import DunningRunRecord, InvoiceRecord, SendRecord
 from shared.dunning.dispatch import DeliveryError, Dispatcher, NothingToSend, batch_counts, cancel, mark_delivered
 from shared.dunning.model import PolicyFile
 from shared.dunning.repository import DynamoDunningStore
 from shared.dunning.run import PlanResult, RunCounts, RunRequest, plan_run
 from shared.dunning.tasks import new_task
-from shared.settings import RuntimeSettings, SettingsError
+from shared.services import Services
+from shared.settings import SettingsError
 
 # How long a claim may stay unsent before a run's last step hands it to the retry queue: longer than a dispatch
 # Lambda can live (5 minutes), so a claim whose dispatcher is still delivering it is never taken from it.
@@ -92,18 +92,7 @@ def _active_policy_file() -> PolicyFile | None:
 
 
 @dataclass
-class DunningServices:
-    settings: RuntimeSettings
-
-    @cached_property
-    def clock(self) -> Clock:
-        return clock_for(self.settings.today)
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url)
-
+class DunningServices(Services):
     @cached_property
     def store(self) -> DynamoDunningStore:
         return DynamoDunningStore()

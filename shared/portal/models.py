@@ -26,7 +26,7 @@ Amount = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$"),
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class Request(BaseModel):

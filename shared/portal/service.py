@@ -13,11 +13,11 @@ from email.utils import format_datetime, formataddr, make_msgid
 from functools import cache, cached_property
 from typing import Any
 
-from shared.clock import Clock, clock_for
 from shared.data.tables import CustomerRecord
 from shared.documents.names import customer_name
 from shared.portal.access import PortalLink
 from shared.security.links import LinkSigner, load_signing_keys, powertools_fetch
+from shared.services import Services
 from shared.settings import RuntimeSettings, SettingsError
 
 SECRET_MAX_AGE = 300
@@ -77,18 +77,7 @@ class SqsLinkRequests:
 
 
 @dataclass
-class PortalServices:
-    settings: RuntimeSettings
-
-    @cached_property
-    def clock(self) -> Clock:
-        return clock_for(self.settings.today)
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url)
-
+class PortalServices(Services):
     @cached_property
     def _fetch(self) -> Any:
         return powertools_fetch(self.client("secretsmanager"), max_age=SECRET_MAX_AGE)
