@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import os
+import sys
 import urllib.request
 from typing import Any
 
@@ -158,6 +159,9 @@ class Emulator:
 
         services_from_environment.cache_clear()
         portal_services.cache_clear()
+        ingest = sys.modules.get("functions.ledger_ingest.handler")  # cleared only if some system loaded it
+        if ingest is not None:
+            ingest.drop_folder.cache_clear()
         settings = runtime_settings()
         bind_tables(settings.table_prefix, settings.region, settings.endpoint_url)
         return settings

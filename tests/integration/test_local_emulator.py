@@ -198,7 +198,12 @@ def captured_gateway() -> Iterator[tuple[LocalGateway, list[dict[str, Any]]]]:
             "isBase64Encoded": True,
         }
 
-    gateway = LocalGateway(region="us-east-1", account_id=ACCOUNT, api_handler=api)
+    def allow_all(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # The portal authorizer's part is tested on its own (tests/unit/test_local_authorizer.py).
+        statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}
+        return {"principalId": "C-1", "policyDocument": {"Statement": [statement]}, "context": {"customer_id": "C-1"}}
+
+    gateway = LocalGateway(region="us-east-1", account_id=ACCOUNT, api_handler=api, authorizer_handler=allow_all)
     gateway.start()
     try:
         yield gateway, events
@@ -239,7 +244,7 @@ def test_text_bodies_arrive_as_text_and_binary_bodies_base64_encoded(
         f"{gateway.url}/portal/me",
         data=b'{"ap_email": "ap@acme-corp.com"}',
         method="PUT",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": "Bearer tok"},
     )
     http(
         f"{gateway.url}/upload",
