@@ -41,6 +41,7 @@ from shared.security.tin_vault import mask_tin
 STATEMENT_LINES = 500
 INVOICE_ACTIVITIES = 50
 TIMELINE_WINDOW = 200
+MAX_KEY_BYTES = 1024  # DynamoDB refuses hash keys over 2048 bytes; no ERP id comes near either
 _CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 BAD_CURSOR = "the cursor is not one this API returned: pass its `next` value exactly as returned"
 
@@ -56,10 +57,15 @@ def today_for(customer: CustomerRecord, now: datetime) -> date:
     return local_date(now, customer.timezone or "UTC")
 
 
+def _storable(key: str) -> bool:
+    """Whether DynamoDB could hold `key` at all (a longer one is refused as a key: not found, never a 500)."""
+    return 0 < len(key.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
 def invoice_of(customer_id: str, invoice_id: str) -> InvoiceRecord:
     """The invoice, if it is this customer's; otherwise exactly the answer for an id that does not exist."""
     try:
-        record = InvoiceRecord.get(invoice_id, consistent_read=True)
+        record = InvoiceRecord.get(invoice_id, consistent_read=True) if _storable(invoice_id) else None
     except InvoiceRecord.DoesNotExist:
         record = None
     if record is None or record.customer_id != customer_id:
@@ -298,7 +304,7 @@ def timeline(customer_id: str, limit: int, cursor: str | None) -> TimelinePage:
 
 def payment_of(customer_id: str, payment_id: str) -> PaymentView:
     try:
-        attempt = PaymentAttemptRecord.get(payment_id, consistent_read=True)
+        attempt = PaymentAttemptRecord.get(payment_id, consistent_read=True) if _storable(payment_id) else None
     except PaymentAttemptRecord.DoesNotExist:
         attempt = None
     if attempt is None or attempt.customer_id != customer_id:

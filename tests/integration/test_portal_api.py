@@ -429,3 +429,27 @@ def test_an_invoice_id_with_url_characters_is_reached_percent_encoded(system: Po
     assert detail.status == 200 and detail.json()["invoice_id"] == "INV/2026 7?x=1"
     assert note.status == 201 and note.json()["invoice_ids"] == ["INV/2026 7?x=1"]
     assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("route", ["/portal/invoices/{}", "/portal/invoices/{}/pdf", "/portal/payments/{}"])
+def test_an_id_longer_than_any_key_is_not_found_not_a_failure(
+    system: PortalSystem, alpha: str, route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynamodb.exceptions import GetError
+
+    from shared.data.tables import PaymentAttemptRecord
+
+    # DynamoDB refuses a hash key over 2048 bytes (ValidationException); moto does not, so it is made to here.
+    for model in (InvoiceRecord, PaymentAttemptRecord):
+        original = model.get
+
+        def strict_get(key: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if len(key.encode()) > 2048:
+                raise GetError("ValidationException: Hash primary key values must be under 2048 bytes")
+            return _original(key, *args, **kwargs)
+
+        monkeypatch.setattr(model, "get", strict_get)
+
+    answer = system.call("GET", route.format("x" * 3000), token=alpha)
+
+    assert answer.status == 404
