@@ -8,10 +8,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
+from infra.constructs.queues import dead_letter_queue, work_queue
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -33,31 +33,21 @@ class LedgerIngest(Construct):
         super().__init__(scope, construct_id)
         config = defaults.config
         bucket = storage.ingest_bucket
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "DeadLetterQueue",
-            queue_name=config.names.ledger_ingest_dead_letter_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            config.names.ledger_ingest_dead_letter_queue,
+            of="ingest",
             removal_policy=config.removal_policy,
         )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            reason="This is the dead-letter queue of the ingest queue; its messages are inspected and "
-            "redriven by hand, never dead-lettered again.",
-        )
-        # SQS-managed encryption: S3 can publish to it without a key policy for the S3 service.
-        self.queue = sqs.Queue(
+        self.queue = work_queue(
             self,
             "Queue",
-            queue_name=config.names.ledger_ingest_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=DELIVERY_ATTEMPTS),
+            config.names.ledger_ingest_queue,
+            visibility=VISIBILITY_TIMEOUT,
+            retention=Duration.days(4),
+            dead_letters=self.dead_letter_queue,
+            attempts=DELIVERY_ATTEMPTS,
             removal_policy=config.removal_policy,
         )
         bucket.add_event_notification(

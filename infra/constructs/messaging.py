@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
+from infra.constructs.queues import dead_letter_queue, work_queue
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -219,36 +220,21 @@ class Messaging(Construct):
         )
 
     def _dead_letter_queue(self, construct_id: str, queue_name: str, *, of: str) -> sqs.Queue:
-        config = self._defaults.config
-        queue = sqs.Queue(
-            self,
-            construct_id,
-            queue_name=queue_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=config.removal_policy,
+        return dead_letter_queue(
+            self, construct_id, queue_name, of=of, removal_policy=self._defaults.config.removal_policy
         )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            reason=f"This is the dead-letter queue of the {of} queue; an alarm calls someone, who inspects "
-            "and redrives its messages by hand.",
-        )
-        return queue
 
     def _queue(
         self, construct_id: str, queue_name: str, visibility: Duration, dead_letter_queue: sqs.IQueue
     ) -> sqs.Queue:
-        return sqs.Queue(
+        return work_queue(
             self,
             construct_id,
-            queue_name=queue_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=visibility,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=DELIVERY_ATTEMPTS),
+            queue_name,
+            visibility=visibility,
+            retention=Duration.days(4),
+            dead_letters=dead_letter_queue,
+            attempts=DELIVERY_ATTEMPTS,
             removal_policy=self._defaults.config.removal_policy,
         )
 

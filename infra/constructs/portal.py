@@ -19,13 +19,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import REPO_ROOT
 from infra.constructs.dunning import LinkSigningSecret
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.constructs.messaging import Messaging
+from infra.constructs.queues import dead_letter_queue, work_queue
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_finding
 from shared.api.route_families import CUSTOMER_PREFIX
@@ -114,32 +114,21 @@ class PortalLinkRequests(Construct):
         super().__init__(scope, construct_id)
         config = defaults.config
         names = config.names
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "DeadLetterQueue",
-            queue_name=names.link_request_dead_letter_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            names.link_request_dead_letter_queue,
+            of="sign-in link request",
             removal_policy=config.removal_policy,
         )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            reason="This is the dead-letter queue of the sign-in link request queue; an alarm calls someone, who "
-            "inspects and redrives its messages by hand.",
-        )
-        self.queue = sqs.Queue(
+        self.queue = work_queue(
             self,
             "Queue",
-            queue_name=names.link_request_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=LINK_REQUEST_VISIBILITY,
-            retention_period=LINK_REQUEST_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=LINK_REQUEST_ATTEMPTS
-            ),
+            names.link_request_queue,
+            visibility=LINK_REQUEST_VISIBILITY,
+            retention=LINK_REQUEST_RETENTION,
+            dead_letters=self.dead_letter_queue,
+            attempts=LINK_REQUEST_ATTEMPTS,
             removal_policy=config.removal_policy,
         )
         defaults.observability.alarm_on_dead_letters(self.dead_letter_queue, name="LinkRequests")
