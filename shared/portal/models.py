@@ -8,11 +8,12 @@ request can make the function store or render an unbounded value. Money travels 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_TEXT = 2000
 MAX_ID = 128
@@ -25,7 +26,18 @@ Amount = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$"),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+def _no_control_characters(value: str) -> str:
+    """Stored text is read on terminals and in emails: line breaks and tabs yes, other control characters no."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
+        raise ValueError("control characters are not allowed (line breaks and tabs are)")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+    AfterValidator(_no_control_characters),
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -453,3 +453,14 @@ def test_an_id_longer_than_any_key_is_not_found_not_a_failure(
     answer = system.call("GET", route.format("x" * 3000), token=alpha)
 
     assert answer.status == 404
+
+
+def test_a_note_with_terminal_control_characters_is_refused_but_line_breaks_are_kept(
+    system: PortalSystem, alpha: str
+) -> None:
+    refused = system.call("POST", "/portal/invoices/A-2/notes", {"text": "paid \x1b[31mred\x1b[0m"}, token=alpha)
+    kept = system.call("POST", "/portal/invoices/A-2/notes", {"text": "line one\nline two\tend"}, token=alpha)
+
+    assert refused.status == 422
+    assert refused.json()["error"]["details"][0]["field"] == "text"
+    assert kept.status == 201 and kept.json()["text"] == "line one\nline two\tend"
