@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,15 +231,23 @@ def secrets_manager_fetch(client: Any) -> SecretFetch:
     return fetch
 
 
-def powertools_fetch(client: Any = None, max_age: int = 300) -> SecretFetch:
+def powertools_fetch(
+    client: Any = None, max_age: int = 300, monotonic: Callable[[], float] = time.monotonic
+) -> SecretFetch:
     """`fetch(secret_id, version_stage)` through Powertools `parameters`, cached `max_age` seconds per stage; None
-    when that stage does not exist. `client`: a boto3 secretsmanager client (the emulator's, locally)."""
+    when that stage does not exist. `client`: a boto3 secretsmanager client (the emulator's, locally).
+
+    Powertools caches values, not absences: a secret never rotated has no AWSPREVIOUS, and without the
+    `absent` note here every request would ask Secrets Manager for it again."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     providers: dict[str, SecretsProvider] = {}
+    absent: dict[tuple[str, str], float] = {}  # (secret, stage) -> until when it is known not to exist
 
     def fetch(secret_id: str, version_stage: str) -> str | None:
+        if absent.get((secret_id, version_stage), float("-inf")) > monotonic():
+            return None
         provider = providers.get(version_stage)
         if provider is None:
             provider = providers[version_stage] = SecretsProvider(boto3_client=client)
@@ -246,6 +255,7 @@ def powertools_fetch(client: Any = None, max_age: int = 300) -> SecretFetch:
             value = provider.get(secret_id, max_age=max_age, VersionStage=version_stage)
         except GetParameterError as exc:
             if "ResourceNotFoundException" in type(exc.__cause__).__name__ or "ResourceNotFound" in str(exc):
+                absent[(secret_id, version_stage)] = monotonic() + max_age
                 return None
             raise LinkError(f"the link-signing secret {secret_id} cannot be read") from exc
         if isinstance(value, bytes):

@@ -286,3 +286,20 @@ def test_through_powertools_keys_are_cached_until_their_max_age(secretsmanager: 
 
     assert load_signing_keys("links", cached).current.kid == "k1"
     assert load_signing_keys("links", fresh).current.kid == "k2"
+
+
+def test_through_powertools_a_missing_previous_key_is_not_asked_for_again_until_max_age(secretsmanager: Any) -> None:
+    secretsmanager.create_secret(Name="links", SecretString=new_secret_value("k1"))
+    asked: list[str] = []
+    secretsmanager.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue", lambda params, **_: asked.append(params["VersionStage"])
+    )
+    clock = [0.0]
+    fetch = powertools_fetch(secretsmanager, max_age=300, monotonic=lambda: clock[0])
+
+    for _ in range(3):
+        load_signing_keys("links", fetch)
+    clock[0] = 301.0
+    load_signing_keys("links", fetch)
+
+    assert asked.count("AWSPREVIOUS") == 2
