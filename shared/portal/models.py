@@ -26,6 +26,8 @@ Amount = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$"),
 ]
+
+
 def _no_control_characters(value: str) -> str:
     """Stored text is read on terminals and in emails: line breaks and tabs yes, other control characters no."""
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
