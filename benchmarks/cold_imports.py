@@ -10,8 +10,8 @@ child times only the import, with time.perf_counter, so interpreter start-up is 
 warm-up process per target compiles the .pyc files first. Figures are medians and their ratios.
 
 A Lambda's first event also pays for what its handler builds once per container (services, clients, the
-email deliverer), so for the dunning and portal functions `cold_start_*` times the import plus that first-call
-initialisation (`FIRST_CALL`: the handler's cached builder, with settings pointing at an endpoint nothing
+email deliverer), so for the dunning, portal and onboarding functions `cold_start_*` times the import plus that
+first-call initialisation (`FIRST_CALL`: the handler's cached builder, with settings pointing at an endpoint nothing
 listens on, which nothing at initialisation contacts), in the same interleaved processes and ratio to the
 same baseline. The API function's first call is a real one, `GET /health` through its resolver, plus the services
 and DynamoDB client its first customer route builds; the portal authorizer's is initialisation only (the
@@ -63,6 +63,12 @@ FIRST_CALL = {
     # The authorizer's first check needs the signing key and the session, which nothing here serves: only what
     # it builds to ask for them (the Secrets Manager provider and the DynamoDB client).
     "portal_authorizer": f"h.portal_services()._fetch\n{_DYNAMODB_CLIENT}",
+    # Onboarding: the step builds its checks (TIN rules, email rules with the DNS resolver, phone, the TIN vault's
+    # KMS client) and the SES mailer; the sweep the mailer, Step Functions and the link key's provider.
+    "onboarding_step": f"_s = h.onboarding_services()\n_s.checks\n_s.onboarding_mailer\n{_DYNAMODB_CLIENT}",
+    "onboarding_sweep": (
+        f"_s = h.onboarding_services()\n_s.onboarding_mailer\n_s.executions\n_s._fetch\n{_DYNAMODB_CLIENT}"
+    ),
 }
 DUMMY_ENDPOINT = "http://127.0.0.1:9"
 _CHILD = "import time\n_t = time.perf_counter()\n{statement}\nprint(repr(time.perf_counter() - _t))\n"

@@ -128,6 +128,14 @@ class StageNames:
         return f"{self.prefix}-dunning"
 
     @property
+    def onboarding_state_machine(self) -> str:
+        return f"{self.prefix}-onboarding"
+
+    @property
+    def onboarding_schedule(self) -> str:
+        return f"{self.prefix}-onboarding-hourly"
+
+    @property
     def schedule_group(self) -> str:
         return self.prefix
 
@@ -177,6 +185,12 @@ class RuntimeSettings:
     send_retry_queue_url: str | None = None
     link_request_queue_url: str | None = None  # sign-in links asked for by email address (POST /portal/links)
     ses_configuration_set: str | None = None
+    # Onboarding (shared/onboarding): the validation workflow, how long it waits for the verification click
+    # (seconds; then one reminder and as long again), and whether DNS and the TIN registries are asked
+    # ("live") or answered by stubs ("stub": the local system and the tests; never set in AWS).
+    onboarding_state_machine_arn: str | None = None
+    onboarding_click_wait_s: str | None = None
+    external_checks: str | None = None
 
     @classmethod
     def names(cls) -> list[str]:

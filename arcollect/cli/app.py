@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from arcollect.cli import dunning_cmd, local_cmd, policy_cmd, portal_cmd
+from arcollect.cli import dunning_cmd, local_cmd, onboarding_cmd, policy_cmd, portal_cmd
 from arcollect.cli.customers_cmd import customers_app
 from arcollect.cli.import_cmd import import_command
 
@@ -48,6 +48,7 @@ local_cmd.register(app)
 policy_cmd.register(app)
 dunning_cmd.register(app)
 portal_cmd.register(app)
+onboarding_cmd.register(app)
 
 
 def main() -> None:

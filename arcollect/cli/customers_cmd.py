@@ -80,9 +80,15 @@ def _print_detail(d: CustomerDetail) -> None:
     if d.dba_name:
         heading.append_text(plain(f" (dba {d.dba_name})"))
     stdout.print(heading)
-    stdout.print(plain(f"onboarding: {d.onboarding_status}"))
+    checked = f" · TIN {d.tin_check.replace('_', ' ')}" if d.tin_check else ""
+    invited = f" · {d.invitations_sent} invitation(s) sent" if d.invitations_sent else ""
+    stdout.print(plain(f"onboarding: {d.onboarding_status}{checked}{invited}"))
     for reason in d.onboarding_reasons:
         stdout.print(plain(f"  - {reason}"))
+    if d.onboarding_due:
+        stdout.print(plain(f"  next: {d.onboarding_due}"))
+    for event in d.onboarding_history[:10]:
+        stdout.print(plain(f"  {event.occurred_at:%Y-%m-%d %H:%M} {event.summary}"))
     tin = f"{d.tin} ({d.tin_type})" if d.tin else "-"
     stdout.print(plain(f"segment {d.segment} · {d.currency} · net {d.terms_days} · {d.timezone} · TIN {tin}"))
     stdout.print(plain(f"AP email: {d.ap_email or '-'}"))

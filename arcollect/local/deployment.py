@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.settings import RuntimeSettings, StageNames, stage_names
 
 # moto accepts any credentials; these only have to be present so botocore signs requests.
 EMULATOR_ACCESS_KEY = "testing"
 EMULATOR_SECRET_KEY = "testing"
+
+
+def _seconds(variable: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(variable) or default))
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,11 @@ class LocalDeployment:
     # emulator only checks that the sender was verified, as SES would.
     sender_email: str = "ar@arcollect.local"
     seller_name: str = "Demo Supplies Inc."
+    # How long onboarding waits for the verification click before its one reminder (and again after it):
+    # three days, or `ARCOLLECT_ONBOARDING_CLICK_WAIT_S` seconds (to watch the reminder and the timeout locally).
+    onboarding_click_wait_s: int = field(
+        default_factory=lambda: _seconds("ARCOLLECT_ONBOARDING_CLICK_WAIT_S", 3 * 86400)
+    )
 
     @property
     def names(self) -> StageNames:
@@ -74,7 +86,16 @@ class LocalDeployment:
             send_retry_queue_url=self.queue_url(endpoint_url, names.send_retry_queue),
             link_request_queue_url=self.queue_url(endpoint_url, names.link_request_queue),
             ses_configuration_set=names.ses_configuration_set,
+            onboarding_state_machine_arn=self.state_machine_arn(names.onboarding_state_machine),
+            onboarding_click_wait_s=str(self.onboarding_click_wait_s),
+            # No DNS and no tax registry from a laptop demo: stubs that say so in every verdict.
+            external_checks="stub",
         )
+
+    def state_machine_arn(self, name: str) -> str:
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return f"arn:aws:states:{self.region}:{DEFAULT_ACCOUNT_ID}:stateMachine:{name}"
 
     def environment(
         self, endpoint_url: str, moto_port: int, *, today: str | None = None, portal_url: str | None = None

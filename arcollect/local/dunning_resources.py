@@ -1,8 +1,8 @@
 """Create, in the emulator, what CDK's Dunning and Messaging constructs create in an account: the documents
 bucket, the send-retry queue, the sign-in link request queue and the email-feedback topic and queue (each with its
 dead-letter queue), the SES
-configuration set, the link-signing secret, the dunning state machine from the very ASL file CDK deploys, and the
-hourly schedule (moto stores it and never fires it: arcollect/local/scheduler.py does).
+configuration set, the link-signing secret, the dunning and onboarding state machines from the very ASL files CDK
+deploys, and their hourly schedules (moto stores them and never fires them: arcollect/local/scheduler.py does).
 
 Each step creates only what is missing, so a system restarted on its saved data keeps its own secret (the
 portal links it signed stay valid) and its queues."""
@@ -21,6 +21,7 @@ from arcollect.local.provisioning import provision_ingest_bucket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DUNNING_ASL = REPO_ROOT / "statemachines" / "dunning.asl.json"
+ONBOARDING_ASL = REPO_ROOT / "statemachines" / "onboarding.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # As infra: a message stays hidden longer than a retry attempt takes; three attempts, then the DLQ.
 SEND_RETRY_VISIBILITY_S = 360
@@ -58,6 +59,7 @@ class DunningResources:
     link_requests: Queue
     feedback_topic_arn: str
     schedule_group: str
+    onboarding_state_machine_arn: str = ""
 
 
 def _queue(sqs: Any, name: str, dead_letter_name: str, visibility: int, attempts: int) -> Queue:
@@ -100,7 +102,9 @@ def _ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str) -
     return str(sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)["stateMachineArn"])
 
 
-def _ensure_schedule(scheduler: Any, group: str, name: str, target_arn: str, role_arn: str) -> None:
+def _ensure_schedule(
+    scheduler: Any, group: str, name: str, target_arn: str, role_arn: str, payload: dict[str, Any] = SCHEDULE_INPUT
+) -> None:
     groups = {g["Name"] for g in scheduler.list_schedule_groups().get("ScheduleGroups", [])}
     if group not in groups:
         scheduler.create_schedule_group(Name=group)
@@ -115,7 +119,7 @@ def _ensure_schedule(scheduler: Any, group: str, name: str, target_arn: str, rol
         ScheduleExpression=HOURLY,
         ScheduleExpressionTimezone="UTC",
         FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": target_arn, "RoleArn": role_arn, "Input": json.dumps(SCHEDULE_INPUT)},
+        Target={"Arn": target_arn, "RoleArn": role_arn, "Input": json.dumps(payload)},
         State="ENABLED",
     )
 
@@ -153,7 +157,22 @@ def provision_dunning(client: Any, deployment: LocalDeployment, function_arn: Ca
     )
     machine_arn = _ensure_state_machine(client("stepfunctions"), names.dunning_state_machine, definition, role_arn)
     _ensure_schedule(client("scheduler"), names.schedule_group, names.dunning_schedule, machine_arn, role_arn)
+    onboarding_definition = substitute(
+        ONBOARDING_ASL.read_text(), {"OnboardingStepFunctionArn": function_arn("onboarding_step")}
+    )
+    onboarding_arn = _ensure_state_machine(
+        client("stepfunctions"), names.onboarding_state_machine, onboarding_definition, role_arn
+    )
+    _ensure_schedule(
+        client("scheduler"),
+        names.schedule_group,
+        names.onboarding_schedule,
+        function_arn("onboarding_sweep"),
+        role_arn,
+        {"trigger": "schedule"},
+    )
     return DunningResources(
+        onboarding_state_machine_arn=onboarding_arn,
         state_machine_arn=machine_arn,
         send_retry=send_retry,
         email_feedback=feedback,

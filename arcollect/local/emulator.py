@@ -155,10 +155,12 @@ class Emulator:
         runtime_settings.cache_clear()
         # Every composition root built from the environment, so handlers reach this emulator, not an earlier one.
         from shared.dunning.service import services_from_environment
+        from shared.onboarding.service import onboarding_services
         from shared.portal.service import portal_services
 
         services_from_environment.cache_clear()
         portal_services.cache_clear()
+        onboarding_services.cache_clear()
         ingest = sys.modules.get("functions.ledger_ingest.handler")  # cleared only if some system loaded it
         if ingest is not None:
             ingest.drop_folder.cache_clear()

@@ -40,6 +40,8 @@ FUNCTION_HANDLERS: dict[str, str] = {
     "dunning_finish": "functions.dunning_finish.handler.handler",
     "dunning_send_retry": "functions.dunning_send_retry.handler.handler",
     "email_feedback": "functions.email_feedback.handler.handler",
+    "onboarding_step": "functions.onboarding_step.handler.handler",
+    "onboarding_sweep": "functions.onboarding_sweep.handler.handler",
 }
 
 _LAMBDA_ROLE_NAME = "lambda-execution"

@@ -1,11 +1,16 @@
 """The local system's EventBridge Scheduler: moto stores schedules and never fires them (LOCAL-AWS.md), so this
-thread reads the schedules the system created from the same definitions CDK deploys and starts their Step
-Functions targets when they fall due.
+thread reads the schedules the system created from the same definitions CDK deploys and starts their targets
+when they fall due: Step Functions state machines (an execution named after the fire) and Lambda functions
+(invoked asynchronously).
 
 Supported expressions are those arcollect deploys: `cron(M H * * ? *)` with a fixed minute and an hour that is
 `*` or fixed, and `rate(N minute|minutes|hour|hours)`. Every fire is named after its schedule and due time, so
 a fire is started once even if the thread looks twice. Missed fires while the system was stopped are not
-replayed, as in AWS."""
+replayed, as in AWS.
+
+Under `arcollect local --today D` every fire plans for day D (`as_of`): the fixed clock stands near noon UTC,
+which is outside most customers' send windows, so an hourly run planning for "now" would send nothing all day.
+A run for a day covers all of that day and sends each message once, so hourly fires stay harmless."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -109,7 +114,11 @@ class LocalScheduler:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         interval: float = 15.0,
+        today: date | None = None,
+        lambda_client: Any = None,
     ) -> None:
+        self._today = today
+        self._lambda = lambda_client
         self._scheduler = scheduler
         self._sfn = stepfunctions
         self._group = group
@@ -152,9 +161,28 @@ class LocalScheduler:
         self._last = now
         return started
 
+    def input_for(self, schedule: Schedule) -> str:
+        """The schedule's input; under a fixed today, with that day as `as_of` (unless the input names one)."""
+        if self._today is None:
+            return schedule.input
+        try:
+            payload = json.loads(schedule.input)
+        except ValueError:
+            return schedule.input
+        if not isinstance(payload, dict) or payload.get("as_of"):
+            return schedule.input
+        return json.dumps({**payload, "as_of": self._today.isoformat()})
+
     def fire(self, schedule: Schedule, due: datetime) -> str:
         name = execution_name(schedule, due)
+        if ":lambda:" in schedule.target_arn:
+            # A Lambda target (the onboarding sweep): invoked asynchronously, as EventBridge Scheduler does.
+            if self._lambda is None:
+                raise ValueError(f"schedule {schedule.name} targets a Lambda function and no Lambda client was given")
+            self._lambda.invoke(FunctionName=schedule.target_arn, InvocationType="Event", Payload=schedule.input)
+            logger.info("schedule %s fired (%s)", schedule.name, json.dumps({"invocation": name}))
+            return name
         with contextlib.suppress(self._sfn.exceptions.ExecutionAlreadyExists):
-            self._sfn.start_execution(stateMachineArn=schedule.target_arn, name=name, input=schedule.input)
+            self._sfn.start_execution(stateMachineArn=schedule.target_arn, name=name, input=self.input_for(schedule))
         logger.info("schedule %s fired (%s)", schedule.name, json.dumps({"execution": name}))
         return name

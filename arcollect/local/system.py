@@ -145,7 +145,11 @@ class LocalSystem:
         self._start_poller(arns)
         self._start_dunning_pollers(arns)
         self.scheduler = LocalScheduler(
-            self.emulator.client("scheduler"), self.emulator.client("stepfunctions"), self.dunning.schedule_group
+            self.emulator.client("scheduler"),
+            self.emulator.client("stepfunctions"),
+            self.dunning.schedule_group,
+            today=self.options.today,
+            lambda_client=self.emulator.client("lambda"),
         )
         self.scheduler.start()
         self.gateway.outbox_labels = sms_labels

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.api import portal_routes, staff_routes
+from functions.api import onboarding_routes, portal_routes, staff_routes
 from shared.api.resolver import MAX_BODY_BYTES, ContractResolver
 
 logger = Logger(service="api")
@@ -33,6 +33,7 @@ def health() -> dict[str, str]:
 
 app.include_router(portal_routes.router)
 app.include_router(staff_routes.router)
+app.include_router(onboarding_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -21,6 +21,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.api.openapi import SESSION, binary, errors, ok
 from shared.errors import Unauthorized
+from shared.onboarding.service import onboarding_services
+from shared.onboarding.workflow import should_validate, start_validation
 from shared.portal import access, account, actions
 from shared.portal.models import (
     PAGE_DEFAULT,
@@ -151,8 +153,13 @@ def get_me() -> Profile:
     security=SESSION,
 )
 def put_me(body: ProfileUpdate) -> Profile:
-    services = portal_services()
-    change = update_profile(principal().customer_id, body, services.vault, services.clock())
+    services = onboarding_services()
+    customer_id = principal().customer_id
+    change = update_profile(customer_id, body, services.vault, services.clock())
+    if should_validate(change.customer, bool(change.changed)):
+        # Saved details (changed, or confirmed as they are) are validated again by the onboarding workflow.
+        started = start_validation(customer_id, services.clock(), services.executions, services.click_wait_s)
+        return account.profile(started.customer)
     return account.profile(change.customer)
 
 

@@ -1,5 +1,5 @@
 """SES bounce and complaint notifications (SNS → SQS): mark the address, re-open onboarding, fall back to the
-next channel. Each message alone (partial batch failures)."""
+next channel, and keep the address on arcollect's suppression list. Each message alone (partial batch failures)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.dunning.feedback import FeedbackHandler, parse_notification
 from shared.dunning.service import services_from_environment
+from shared.onboarding.service import suppress
 
 logger = Logger(service="email_feedback")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -23,7 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @cache
 def feedback_handler() -> FeedbackHandler:
     services = services_from_environment()
-    return FeedbackHandler(services.store, services.deliverer, services.clock)
+    return FeedbackHandler(services.store, services.deliverer, services.clock, suppress=suppress)
 
 
 def feedback_message(record: SQSRecord) -> None:

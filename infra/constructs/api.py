@@ -30,6 +30,7 @@ from constructs import Construct
 
 from infra.constructs.dunning import Dunning, LinkSigningSecret
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
+from infra.constructs.onboarding import Onboarding
 from infra.constructs.portal import PortalLinkRequests
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
@@ -109,6 +110,8 @@ GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
 PORTAL_WRITES = ("sessions", "rate_limits", "customers", "tin_claims", "invoices", "activities", "tasks")
 # Staff apply new policy versions (PUT /staff/policies).
 STAFF_WRITES = ("policy_sets",)
+# GET /onboarding/verify marks the verification token used (the customer and the timeline are portal writes).
+ONBOARDING_WRITES = ("email_verifications",)
 # Read for invoice details and the timeline (payments, credits, payment attempts) and the staff run reports.
 ROUTE_READS = ("payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches")
 
@@ -262,27 +265,33 @@ class Api(Construct):
         link_signing: LinkSigningSecret,
         link_requests: PortalLinkRequests,
         dunning: Dunning,
+        onboarding: Onboarding,
         portal_url: str,
     ) -> None:
         """What the portal and staff routes take: their tables, the link key (sessions, staff links to the
-        page at `portal_url`), TIN protection (PUT /portal/me), the link request queue (POST /portal/links) and
-        starting a dunning run (POST /staff/dunning/runs). PDFs are made in memory, under the seller's name."""
+        page at `portal_url`), TIN protection (PUT /portal/me), the link request queue (POST /portal/links),
+        starting a dunning run (POST /staff/dunning/runs), starting an onboarding validation (PUT /portal/me) and
+        answering its verification click (GET /onboarding/verify). PDFs are made in memory, under the seller's
+        name."""
         role = self.handler.role
         environment = {
             "ARCOLLECT_SELLER_NAME": self._seller_name,
             "ARCOLLECT_PORTAL_URL": portal_url,
             "ARCOLLECT_LINK_SECRET_ID": link_signing.secret.secret_arn,
             **link_requests.environment,
+            **onboarding.environment,
         }
         for name, value in environment.items():
             self.handler.function.add_environment(name, value)
-        storage.grant_table_data(role, PORTAL_WRITES + STAFF_WRITES, write=True)
+        storage.grant_table_data(role, PORTAL_WRITES + STAFF_WRITES + ONBOARDING_WRITES, write=True)
         storage.grant_table_data(role, ROUTE_READS, write=False)
         storage.grant_scan(role, "customers")  # GET /staff/customers pages through every customer
         storage.grant_tin_protection(role)
         link_signing.grant_read(role)
         link_requests.grant_enqueue(role)
         dunning.state_machine.grant_start_execution(role)
+        onboarding.grant_start(role)
+        onboarding.grant_task_response(role)
 
     def add_staff_route(self, method: str, path: str) -> apigateway.Method:
         """A route for the AR team: IAM-authorised (SigV4) before the request reaches the function."""

@@ -226,7 +226,8 @@ class Dunning(Construct):
 
     def _schedule(self, config: StageConfig) -> scheduler.Schedule:
         names = config.names
-        group = scheduler.ScheduleGroup(
+        # The stage's one schedule group: onboarding's hourly sweep is scheduled in it too.
+        self.schedule_group = group = scheduler.ScheduleGroup(
             self,
             "ScheduleGroup",
             schedule_group_name=names.schedule_group,

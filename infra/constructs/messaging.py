@@ -28,8 +28,9 @@ from infra.nag import acknowledge, arn_finding
 # writes (the invoice's dunning state, the exactly-once claim, the timeline, tasks, the run's accounting).
 SENDING_READS = ("customers", "invoices", "policy_sets", "payments", "credit_notes")
 SENDING_WRITES = ("invoices", "sends", "activities", "tasks", "dunning_batches", "dunning_runs")
-# A bounce or complaint marks the address and the send, and falls back to SMS or a call task.
-FEEDBACK_WRITES = ("customers", "sends", "tasks", "activities", "invoices")
+# A bounce or complaint marks the address and the send, and falls back to SMS or a call task; the address goes
+# on arcollect's suppression list, which onboarding checks before it accepts an AP address.
+FEEDBACK_WRITES = ("customers", "sends", "tasks", "activities", "invoices", "suppressions")
 # Letters and agency referrals are written as PDFs and CSVs for people to act on.
 SENT_DOCUMENT_PREFIXES = ("letters/", "agency/")
 SES_SEND_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")

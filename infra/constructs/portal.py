@@ -34,7 +34,7 @@ WEB_ROOT = REPO_ROOT / "web"
 # What the authorizer reads: the session (revoked? whose?) and the customer (access revoked since?).
 AUTHORIZER_READS = ("sessions", "customers")
 # The API paths CloudFront forwards; everything else is the page. Staff routes are deliberately absent.
-API_PATH_PATTERNS = (f"{CUSTOMER_PREFIX}*", "/health", "/openapi.json", "/docs")
+API_PATH_PATTERNS = (f"{CUSTOMER_PREFIX}*", "/onboarding/*", "/health", "/openapi.json", "/docs")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

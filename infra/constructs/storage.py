@@ -142,6 +142,20 @@ class Storage(Construct):
             )
         )
 
+    def grant_tin_decrypt(self, grantee: iam.IGrantable) -> None:
+        """Read TINs (shared/security/tin_vault.py `decrypt`): unwrap data keys made for TINs, nothing more. Only
+        what must see a TIN in clear gets it (onboarding checks its rules and the registry); no encrypting, and
+        no fingerprints."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.tin_key.key_arn],
+                conditions={
+                    "StringEquals": {f"kms:EncryptionContext:{name}": value for name, value in DATA_KEY_CONTEXT.items()}
+                },
+            )
+        )
+
     def _key(self, construct_id: str, *, alias: str, description: str) -> kms.Key:
         return kms.Key(
             self,

@@ -12,6 +12,7 @@ from infra.constructs.lambda_function import FunctionDefaults, dependencies_laye
 from infra.constructs.ledger_ingest import LedgerIngest
 from infra.constructs.messaging import Messaging
 from infra.constructs.observability import Observability
+from infra.constructs.onboarding import Onboarding
 from infra.constructs.portal import PortalAuthorizer, PortalLinkRequests, PortalWeb
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge_cdk_helper_functions
@@ -54,6 +55,15 @@ class ArcollectStack(Stack):
             portal_url=portal_url,
         )
         dunning = Dunning(self, "Dunning", storage=storage, defaults=defaults, messaging=messaging)
+        onboarding = Onboarding(
+            self,
+            "Onboarding",
+            storage=storage,
+            defaults=defaults,
+            messaging=messaging,
+            link_signing=link_signing,
+            schedule_group=dunning.schedule_group,
+        )
         link_requests = PortalLinkRequests(
             self,
             "PortalLinkRequests",
@@ -67,6 +77,7 @@ class ArcollectStack(Stack):
             link_signing=link_signing,
             link_requests=link_requests,
             dunning=dunning,
+            onboarding=onboarding,
             portal_url=portal_url,
         )
         acknowledge_cdk_helper_functions(self)
@@ -80,6 +91,7 @@ class ArcollectStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=observability.alarm_topic.topic_arn)
         CfnOutput(self, "DocumentsBucketName", value=storage.documents_bucket.bucket_name)
         CfnOutput(self, "DunningStateMachineArn", value=dunning.state_machine.state_machine_arn)
+        CfnOutput(self, "OnboardingStateMachineArn", value=onboarding.state_machine.state_machine_arn)
         CfnOutput(self, "EmailFeedbackTopicArn", value=messaging.feedback_topic.topic_arn)
         CfnOutput(self, "SendRetryDeadLetterQueueUrl", value=messaging.send_retry_dead_letter_queue.queue_url)
         CfnOutput(self, "LinkRequestDeadLetterQueueUrl", value=link_requests.dead_letter_queue.queue_url)

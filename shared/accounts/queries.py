@@ -99,21 +99,40 @@ def customer_detail(customer_id: str, today: date) -> CustomerDetail:
             for c in customer.contacts
         ],
         onboarding_reasons=list(customer.onboarding_reasons),
+        tin_check=customer.tin_check,
+        invitations_sent=int(customer.invitations_sent or 0),
+        onboarding_due=(
+            f"{customer.onboarding_due_action} at {customer.onboarding_due_at}" if customer.onboarding_due_at else None
+        ),
+        onboarding_history=[_activity_view(a) for a in _onboarding_history(customer_id)],
         timezone=customer.timezone,
         currency=customer.currency,
         terms_days=int(customer.terms_days),
         invoices=[_invoice_view(i, today, customer.timezone or "UTC") for i in invoices],
-        timeline=[
-            ActivityView(
-                occurred_at=a.occurred_at,
-                kind=a.kind,
-                summary=a.summary,
-                invoice_ids=list(a.invoice_ids),
-                actor=a.actor,
-            )
-            for a in timeline
-        ],
+        timeline=[_activity_view(a) for a in timeline],
     )
+
+
+def _activity_view(a: ActivityRecord) -> ActivityView:
+    return ActivityView(
+        occurred_at=a.occurred_at, kind=a.kind, summary=a.summary, invoice_ids=list(a.invoice_ids), actor=a.actor
+    )
+
+
+ONBOARDING_HISTORY_LIMIT = 50
+
+
+def _onboarding_history(customer_id: str) -> list[ActivityRecord]:
+    """The customer's onboarding activities, newest first (the timeline's latest page may hold none of them)."""
+    found = ActivityRecord.query(
+        customer_id, scan_index_forward=False, filter_condition=ActivityRecord.kind == "onboarding", page_size=200
+    )
+    history = []
+    for activity in found:
+        history.append(activity)
+        if len(history) >= ONBOARDING_HISTORY_LIMIT:
+            break
+    return history
 
 
 def _invoices_of(customer_id: str) -> list[InvoiceRecord]:

@@ -66,6 +66,10 @@ class CustomerDetail(CustomerSummary):
     ap_email: str | None
     contacts: list[ContactView]
     onboarding_reasons: list[str]
+    tin_check: str | None = None  # how far the TIN was checked: format_valid | document_verified | externally_matched
+    invitations_sent: int = 0
+    onboarding_due: str | None = None  # "<action> at <UTC instant>": the sweep's next onboarding work
+    onboarding_history: list[ActivityView] = []
     timezone: str
     currency: str
     terms_days: int

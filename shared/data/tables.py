@@ -81,6 +81,19 @@ class ApEmailIndex(GlobalSecondaryIndex["CustomerRecord"]):
     ap_email = UnicodeAttribute(hash_key=True)
 
 
+class OnboardingDueIndex(GlobalSecondaryIndex["CustomerRecord"]):
+    """Sparse: only customers with onboarding work waiting for a time (an invitation to send or remind, a
+    validation to retry after an outage) carry `onboarding_due_shard`; the hourly onboarding sweep reads the
+    ones whose time has come and nothing else."""
+
+    class Meta:
+        index_name = "onboarding_due_index"
+        projection = KeysOnlyProjection()
+
+    onboarding_due_shard = UnicodeAttribute(hash_key=True)
+    onboarding_due_at = UnicodeAttribute(range_key=True)  # ISO instant, UTC, "YYYY-MM-DDTHH:MM:SSZ"
+
+
 class SegmentIndex(GlobalSecondaryIndex["CustomerRecord"]):
     """Staff list customers of one segment; re-segmentation walks a segment instead of the table."""
 
@@ -115,6 +128,17 @@ class CustomerRecord(ArcollectModel):
     segment_pinned = BooleanAttribute(default=False)  # assigned by hand: segment rules leave it alone
     onboarding_status = UnicodeAttribute(default="invited")
     onboarding_reasons = string_list()
+    # Onboarding (shared/onboarding/workflow.py): every master-data change is a new revision, and a workflow
+    # execution acts only for the revision it was started for (an older one ends as superseded).
+    onboarding_revision = NumberAttribute(default=0)
+    onboarding_execution = UnicodeAttribute(null=True)  # ARN of the latest validation execution
+    tin_check = UnicodeAttribute(null=True)  # format_valid | document_verified | externally_matched
+    invited_at = UTCDateTimeAttribute(null=True)
+    invitations_sent = NumberAttribute(default=0)
+    # Work waiting for a time (OnboardingDueIndex): "invite" | "remind" | "revalidate".
+    onboarding_due_action = UnicodeAttribute(null=True)
+    onboarding_due_shard = UnicodeAttribute(null=True)
+    onboarding_due_at = UnicodeAttribute(null=True)
     origin = UnicodeAttribute(default="erp")  # erp (imported) | invited (new through the portal)
     # Holds that stop every reminder for the whole customer (invoice-level holds live on the invoice).
     do_not_contact = BooleanAttribute(default=False)
@@ -150,6 +174,7 @@ class CustomerRecord(ArcollectModel):
         return _minor_map(self.open_minor)
 
     segment_index = SegmentIndex()
+    onboarding_due_index = OnboardingDueIndex()
 
 
 def _minor_map(raw: Any) -> dict[str, int]:
@@ -602,8 +627,26 @@ class EmailVerificationRecord(ArcollectModel):
     contact_id = UnicodeAttribute()
     email = UnicodeAttribute()
     task_token = UnicodeAttribute(null=True)
+    revision = NumberAttribute(default=0)  # the customer's onboarding revision the email was sent for
+    confirmed_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = NumberAttribute()  # TTL, epoch seconds
+
+
+class SuppressionRecord(ArcollectModel):
+    """arcollect's own suppression list (SES's account-level one is not available everywhere, and not under
+    `arcollect local`): an address that bounced permanently or complained is never accepted as an AP address
+    again until staff remove it."""
+
+    table_key = "suppressions"
+
+    class Meta(ArcollectModel.Meta):
+        table_name = "suppressions"
+
+    email = UnicodeAttribute(hash_key=True)  # normalised, lower-case
+    reason = UnicodeAttribute()  # bounce | complaint
+    customer_id = UnicodeAttribute(null=True)
+    suppressed_at = UTCDateTimeAttribute()
 
 
 # --- portal access ------------------------------------------------------------------------------------
@@ -676,6 +719,7 @@ ALL_TABLES: tuple[type[ArcollectModel], ...] = (
     DunningBatchRecord,
     SendRecord,
     EmailVerificationRecord,
+    SuppressionRecord,
     SessionRecord,
     RateLimitRecord,
     ImportRecord,

@@ -8,9 +8,9 @@ like any message (customer·channel·day) and the activity key is the notificati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from shared.data.tables import ActivityRecord, CustomerRecord, SendRecord
@@ -95,17 +95,37 @@ def touch_from_send(send: SendRecord) -> PlannedTouch:
     )
 
 
+# Onboarding emails (invitations, verification links) carry "onboarding:<customer id>" as their send key.
+ONBOARDING_KEY_PREFIX = "onboarding:"
+
+
 class FeedbackHandler:
-    def __init__(self, store: DunningStore, deliverer: Deliverer, clock: Any) -> None:
+    """`suppress(address, kind, customer_id, now)` adds a permanently bounced or complaining address to
+    arcollect's suppression list (onboarding refuses it as an AP address from then on)."""
+
+    def __init__(
+        self,
+        store: DunningStore,
+        deliverer: Deliverer,
+        clock: Any,
+        suppress: Callable[[str, str, str | None, datetime], None] | None = None,
+    ) -> None:
         self.store = store
         self.deliverer = deliverer
         self.clock = clock
+        self.suppress = suppress
 
     def handle(self, feedback: Feedback) -> str:
         if not feedback.permanent:
             return "transient"
-        send = self.store.send(feedback.send_key) if feedback.send_key else None
-        customer_id = send.customer_id if send is not None else None
+        key = feedback.send_key or ""
+        onboarding = key.startswith(ONBOARDING_KEY_PREFIX)
+        send = self.store.send(key) if key and not onboarding else None
+        customer_id = key[len(ONBOARDING_KEY_PREFIX) :] if onboarding else (send.customer_id if send else None)
+        if self.suppress is not None:
+            for address in feedback.recipients:
+                if address:
+                    self.suppress(address, feedback.kind, customer_id, self.clock())
         if customer_id is None:
             return "unknown_message"
         customer = self.store.customer(customer_id)

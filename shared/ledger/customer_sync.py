@@ -16,6 +16,7 @@ from shared.errors import ValidationError
 from shared.ledger.rows import CustomerRow
 from shared.onboarding.email_rules import check_ap_email_offline
 from shared.onboarding.tin_rules import normalise_tin
+from shared.onboarding.workflow import plan_first_invitation
 from shared.security.tin_vault import TinVault
 
 AP_CONTACT_ID = "ap"
@@ -65,6 +66,10 @@ def merge_customer(
     elif existing is None or master_data_changed or record.onboarding_status == "needs_attention":
         # Awaiting the onboarding workflow (TIN rules, DNS, the verification click).
         record.onboarding_status = "submitted"
+
+    if existing is None and record.ap_email:
+        # New from the ERP without verified master data: invited to confirm it in the portal (a day later).
+        plan_first_invitation(record, now)
 
     changed = before is None or record.serialize() != before
     if changed:

@@ -97,6 +97,7 @@ def profile(customer: CustomerRecord) -> Profile:
         onboarding_status=customer.onboarding_status,
         onboarding_reasons=list(customer.onboarding_reasons or []),
         email_state=contact.email_state if contact is not None else None,
+        tin_check=customer.tin_check,
     )
 
 

@@ -87,6 +87,10 @@ class Profile(BaseModel):
     onboarding_status: str
     onboarding_reasons: list[str]
     email_state: str | None
+    tin_check: str | None = Field(
+        default=None,
+        description="How far the TIN was checked: format_valid, document_verified or externally_matched",
+    )
 
 
 class TinType(StrEnum):

@@ -1,8 +1,8 @@
 """A customer updates its master data in the portal (`PUT /portal/me`): each field is checked here as the import
 checks it (TIN rules, AP email, country, timezone, phone), and the account goes back to `submitted` so the
-onboarding validation runs again (the workflow itself is issue 8). A TIN is encrypted before it is stored, its
-fingerprint claimed in the same transaction ("one TIN, one customer"), and it never appears in an answer, a log or
-an activity: only its last four characters are kept in clear.
+onboarding validation runs again (shared/onboarding/workflow.py, started by the route). A TIN is encrypted
+before it is stored, its fingerprint claimed in the same transaction ("one TIN, one customer"), and it never
+appears in an answer, a log or an activity: only its last four characters are kept in clear.
 
 A change the checks refuse is a 422 naming the field and why, and nothing is written."""
 
@@ -20,6 +20,7 @@ from shared.data.binding import shared_connection
 from shared.data.tables import ActivityRecord, ContactMap, CustomerRecord, TinClaimRecord
 from shared.errors import ConflictError, ValidationError
 from shared.onboarding.email_rules import check_ap_email_offline
+from shared.onboarding.phone_rules import normalise_phone
 from shared.onboarding.tin_rules import normalise_tin
 from shared.portal.models import ProfileUpdate
 from shared.security.tin_vault import TinVault
@@ -54,20 +55,6 @@ def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def _phone(value: str, country: str | None) -> str:
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(value, country or "US")
-    except phonenumbers.NumberParseException:
-        raise ValidationError(
-            "phone: not a phone number (give it with its country code, e.g. +1 212 555 0100)"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError("phone: not a valid number for its country")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def _problems(update: ProfileUpdate, customer: CustomerRecord) -> list[str]:
     problems = []
     if update.country is not None and update.country.upper() not in _countries():
@@ -79,7 +66,28 @@ def _problems(update: ProfileUpdate, customer: CustomerRecord) -> list[str]:
     return problems
 
 
+# The onboarding workflow writes the customer while it checks it: a save that meets one of its writes is
+# read and applied again, and only a customer changing faster than this is told to try again.
+SAVE_ATTEMPTS = 4
+
+
 def update_profile(customer_id: str, update: ProfileUpdate, vault: TinVault, now: datetime) -> ProfileChange:
+    for _ in range(SAVE_ATTEMPTS - 1):
+        try:
+            return _update_once(customer_id, update, vault, now)
+        except _Changed:
+            continue
+    try:
+        return _update_once(customer_id, update, vault, now)
+    except _Changed as exc:
+        raise ConflictError("Your account changed while this was saved; try again.") from exc
+
+
+class _Changed(Exception):
+    """The customer was written between our read and our transaction."""
+
+
+def _update_once(customer_id: str, update: ProfileUpdate, vault: TinVault, now: datetime) -> ProfileChange:
     given = update.model_dump(exclude_unset=True, exclude_none=True)
     if not given:
         raise ValidationError("nothing to update: give at least one field")
@@ -111,7 +119,7 @@ def update_profile(customer_id: str, update: ProfileUpdate, vault: TinVault, now
     phone = None
     if update.phone is not None:
         try:
-            phone = _phone(update.phone, (update.country or customer.country or "US").upper())
+            phone = normalise_phone(update.phone, (update.country or customer.country or "US").upper())
         except ValidationError as exc:
             problems.append(exc.message)
     if problems:
@@ -193,7 +201,7 @@ def update_profile(customer_id: str, update: ProfileUpdate, vault: TinVault, now
                 if old_claim is not None and customer_id in old_claim.holders():
                     tx.update(old_claim, actions=[TinClaimRecord.customer_ids.delete({customer_id})])
     except TransactWriteError as exc:
-        raise ConflictError("Your account changed while this was saved; try again.") from exc
+        raise _Changed() from exc
     return ProfileChange(customer=customer, changed=changed)
 
 

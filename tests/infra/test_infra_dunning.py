@@ -22,8 +22,20 @@ RUN_FUNCTIONS = {
 ACCOUNT_ARN = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
 
 
+# Onboarding has a state machine and a schedule of its own: the run's are the ones with its names.
+RUN_NAMES = {
+    "AWS::StepFunctions::StateMachine": ("StateMachineName", "dunning_state_machine"),
+    "AWS::Scheduler::Schedule": ("Name", "dunning_schedule"),
+}
+
+
 def _only(synth: Synthesized, resource_type: str) -> tuple[str, dict[str, Any]]:
-    ((logical_id, resource),) = synth.resources(resource_type).items()
+    resources = list(synth.resources(resource_type).items())
+    if resource_type in RUN_NAMES:
+        key, name = RUN_NAMES[resource_type]
+        expected = getattr(stage_names(synth.config.stage), name)
+        resources = [(logical_id, r) for logical_id, r in resources if r["Properties"][key] == expected]
+    ((logical_id, resource),) = resources
     return logical_id, resource["Properties"]
 
 

@@ -17,9 +17,12 @@ FUNCTIONS = {
     "email_feedback",
     "portal_authorizer",
     "portal_link_requests",
+    "onboarding_step",
+    "onboarding_sweep",
 }
-# Only the emulator sets an endpoint (in AWS the SDK finds the real one) and only the local system moves today.
-SETTINGS_NOT_SET_IN_AWS = {"endpoint_url", "today"}
+# Only the emulator sets an endpoint (in AWS the SDK finds the real one) and only the local system moves today;
+# the wait for the verification click has its default in code, and only local systems stub the external checks.
+SETTINGS_NOT_SET_IN_AWS = {"endpoint_url", "today", "onboarding_click_wait_s", "external_checks"}
 # Dunning settings go only to the functions that read them.
 SENDING_SETTINGS = {
     "documents_bucket",
@@ -31,7 +34,7 @@ SENDING_SETTINGS = {
     "ses_configuration_set",
 }
 # Set only on the functions that read them, like the sending settings.
-PORTAL_SETTINGS = {"link_request_queue_url"}
+PORTAL_SETTINGS = {"link_request_queue_url", "onboarding_state_machine_arn"}
 DUNNING_SETTINGS = {
     "dunning_plan": {"documents_bucket"},
     "dunning_dispatch": SENDING_SETTINGS,
@@ -40,9 +43,19 @@ DUNNING_SETTINGS = {
     # The SMS fallback carries a signed portal link.
     "email_feedback": {"seller_name", "portal_url", "link_secret_id", "send_retry_queue_url"},
     # PDFs under the seller's name, staff links to the page, sessions, the sign-in link request queue.
-    "api": {"seller_name", "portal_url", "link_secret_id", "link_request_queue_url"},
+    "api": {"seller_name", "portal_url", "link_secret_id", "link_request_queue_url", "onboarding_state_machine_arn"},
     "portal_authorizer": {"link_secret_id"},
     "portal_link_requests": {"sender_email", "seller_name", "portal_url", "link_secret_id", "ses_configuration_set"},
+    # Onboarding emails like a reminder; the sweep signs invitation links and starts validations.
+    "onboarding_step": {"sender_email", "seller_name", "portal_url", "ses_configuration_set"},
+    "onboarding_sweep": {
+        "sender_email",
+        "seller_name",
+        "portal_url",
+        "ses_configuration_set",
+        "link_secret_id",
+        "onboarding_state_machine_arn",
+    },
 }
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthesized_app import Synthesized
+from synthesized_app import Grants, Synthesized, function_basics, table_grants
+
+from shared.settings import stage_names
 
 # No resource-level permissions exist for these: X-Ray, and the log delivery a state machine sets up.
 ACTIONS_WITHOUT_RESOURCES = {
@@ -31,6 +33,14 @@ ITEM_READS = {
     "dynamodb:Query",
 }
 ITEM_WRITES = {"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+# Email as the sender (its address or its domain) through the reminders' configuration set only.
+SES_ARN = "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>"
+SENDER: Grants = {
+    ("Allow", action, f"{SES_ARN}:{resource}")
+    for action in ("ses:SendEmail", "ses:SendRawEmail")
+    for resource in ("identity/ar@example.com", "identity/example.com", "configuration-set/arcollect-dev-reminders")
+}
+STATES_ARN = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -147,8 +157,48 @@ def test_ingest_may_only_take_tin_data_keys_and_fingerprint_macs(dev: Synthesize
     }
 
 
-def test_no_function_may_decrypt_a_tin(dev: Synthesized) -> None:
+def test_only_the_onboarding_step_may_decrypt_a_tin_and_only_data_keys_made_for_tins(dev: Synthesized) -> None:
+    """Its checks (the TIN rules, the registry) need the TIN in clear; no other function ever sees one."""
     tin_key = _key_id(dev, "Encrypts customers' TINs")
-    for statement in _all_statements(dev):
-        if tin_key in _references(statement["Resource"]):
-            assert "kms:Decrypt" not in _as_list(statement["Action"]), statement
+    decrypting = {
+        role_id: [
+            statement.get("Condition")
+            for statement in dev.statements(role_id)
+            if tin_key in _references(statement["Resource"]) and "kms:Decrypt" in _as_list(statement["Action"])
+        ]
+        for role_id in dev.resources("AWS::IAM::Role")
+    }
+    step_role = dev.role_id(dev.our_functions()["onboarding_step"])
+
+    assert {role_id: conditions for role_id, conditions in decrypting.items() if conditions} == {
+        step_role: [{"StringEquals": {"kms:EncryptionContext:purpose": "arcollect-tin"}}]
+    }
+
+
+def test_the_onboarding_step_holds_exactly_what_its_steps_take(dev: Synthesized) -> None:
+    """Validate (TIN, claim, suppression list), the verification email and token, activation, and the task and
+    timeline entry of a customer who needs attention."""
+    assert dev.grants(dev.role_id(dev.our_functions()["onboarding_step"])) == (
+        function_basics("onboarding_step")
+        | table_grants(["customers", "email_verifications", "tasks", "activities"], write=True)
+        | table_grants(["tin_claims", "suppressions"], write=False)
+        | {("Allow", "kms:Decrypt", "key/tin")}
+        | SENDER
+    )
+
+
+def test_the_onboarding_sweep_holds_exactly_what_invitations_and_restarts_take(dev: Synthesized) -> None:
+    """The due customers (customers' onboarding_due_index) and their timeline, signed invitation links sent as
+    the sender, and starting a validation again (stopping the one it replaces)."""
+    machine = stage_names("dev").onboarding_state_machine
+
+    assert dev.grants(dev.role_id(dev.our_functions()["onboarding_sweep"])) == (
+        function_basics("onboarding_sweep")
+        | table_grants(["customers", "activities"], write=True)
+        | {("Allow", "secretsmanager:GetSecretValue", "secret/link-signing")}
+        | SENDER
+        | {
+            ("Allow", "states:StartExecution", "state-machine/onboarding"),
+            ("Allow", "states:StopExecution", f"{STATES_ARN}:execution:{machine}:*"),
+        }
+    )

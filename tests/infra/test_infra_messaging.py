@@ -77,7 +77,7 @@ def test_senders_hold_exactly_what_sending_a_reminder_takes(dev: Synthesized, na
 def test_feedback_marks_the_address_and_falls_back_to_sms_or_the_retry_queue(dev: Synthesized) -> None:
     assert dev.grants(_role_of(dev, "email_feedback")) == (
         function_basics("email_feedback")
-        | table_grants(["customers", "sends", "tasks", "activities", "invoices"], write=True)
+        | table_grants(["customers", "sends", "tasks", "activities", "invoices", "suppressions"], write=True)
         | {("Allow", action, "queue/email-feedback") for action in QUEUE_CONSUMER}
         | SMS_ONLY
         | {

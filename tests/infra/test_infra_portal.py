@@ -22,7 +22,7 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-API_PATH_PATTERNS = {"/portal/*", "/health", "/openapi.json", "/docs"}
+API_PATH_PATTERNS = {"/portal/*", "/onboarding/*", "/health", "/openapi.json", "/docs"}
 EVERY_METHOD = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
 DATA_KEY: Grants = {
     ("Allow", action, "key/data") for action in ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
@@ -32,6 +32,18 @@ SENDER: Grants = {
     ("Allow", action, f"{SES_ARN}:{resource}")
     for action in ("ses:SendEmail", "ses:SendRawEmail")
     for resource in ("identity/ar@example.com", "identity/example.com", "configuration-set/arcollect-dev-reminders")
+}
+
+
+# PUT /portal/me starts a validation and stops the one it replaces; GET /onboarding/verify answers the click.
+ONBOARDING_STARTS: Grants = {
+    ("Allow", "states:StartExecution", "state-machine/onboarding"),
+    (
+        "Allow",
+        "states:StopExecution",
+        "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:arcollect-dev-onboarding:*",
+    ),
+    ("Allow", "states:SendTaskSuccess", "state-machine/onboarding"),
 }
 
 
@@ -407,20 +419,24 @@ def test_the_api_holds_exactly_what_the_portal_and_staff_routes_take(dev: Synthe
             ["sessions", "rate_limits", "customers", "tin_claims", "invoices", "activities", "tasks", "policy_sets"],
             write=True,
         )
+        | table_grants(["email_verifications"], write=True)  # GET /onboarding/verify uses the token up
         | table_grants(["payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches"], write=False)
         | {("Allow", "dynamodb:Scan", "table/customers")}  # the staff customer list pages through them all
         | {("Allow", "kms:GenerateDataKey", "key/tin"), ("Allow", "kms:GenerateMac", "key/tin-mac")}
         | {("Allow", "secretsmanager:GetSecretValue", "secret/link-signing")}
         | {("Allow", "sqs:SendMessage", "queue/link-requests")}
         | {("Allow", "states:StartExecution", "state-machine/dunning")}
+        | ONBOARDING_STARTS
     )
 
     assert dev.grants(_role_of(dev, "api")) == expected
 
 
-def test_the_api_can_start_the_dunning_run_and_nothing_else_of_step_functions(dev: Synthesized) -> None:
+def test_the_api_can_start_the_dunning_run_and_onboarding_validations_and_nothing_else_of_step_functions(
+    dev: Synthesized,
+) -> None:
     states = {grant for grant in dev.grants(_role_of(dev, "api")) if grant[1].startswith("states:")}
-    assert states == {("Allow", "states:StartExecution", "state-machine/dunning")}
+    assert states == {("Allow", "states:StartExecution", "state-machine/dunning")} | ONBOARDING_STARTS
 
 
 def test_pdf_answers_reach_clients_as_bytes(dev: Synthesized) -> None:

@@ -177,6 +177,24 @@ def test_a_tick_starts_each_fire_due_since_the_last_tick_once() -> None:
     ]
 
 
+def test_under_a_fixed_today_every_fire_plans_for_that_day() -> None:
+    clock = Clock(at(2, 10, 30))
+    sfn = FakeStepFunctions()
+    schedules = [fake_schedule("hourly", "cron(0 * * * ? *)")]
+    local = LocalScheduler(FakeScheduler(schedules), sfn, "g", now=clock, today=dt.date(2026, 3, 2))
+    clock.now = at(2, 11, 5)
+    local.tick()
+    assert [json.loads(payload) for _, _, payload in sfn.started] == [{"trigger": "hourly", "as_of": "2026-03-02"}]
+
+
+def test_a_fire_whose_input_names_its_day_keeps_it_under_a_fixed_today() -> None:
+    sfn = FakeStepFunctions()
+    local = LocalScheduler(FakeScheduler([]), sfn, "g", now=Clock(at(2, 10)), today=dt.date(2026, 3, 2))
+    named = Schedule("catch-up", "cron(0 * * * ? *)", ARN, '{"as_of": "2026-02-27"}')
+    local.fire(named, at(2, 11))
+    assert json.loads(sfn.started[0][2]) == {"as_of": "2026-02-27"}
+
+
 def test_firing_a_due_time_twice_starts_one_execution() -> None:
     sfn = FakeStepFunctions()
     local = LocalScheduler(FakeScheduler([]), sfn, "g", now=Clock(at(2, 10)))

@@ -1,0 +1,118 @@
+"""`arcollect onboarding invite ID` and `arcollect check tin|email`.
+
+The invitation is sent by the deployment's own onboarding sweep function (invoked with the customer's id), so the
+email, its signed link and the reminders it plans are exactly those the hourly sweep would send — locally and in
+AWS alike (staff need `lambda:InvokeFunction` on it there).
+
+`check` runs the onboarding validators on one value, on this machine, for a clerk reading a W-9: the verdict, the
+normalised form (a TIN masked: last four) and the reasons. Exit 0 valid, 1 invalid (and 1 for "retry later": a
+DNS timeout is not a verdict)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from arcollect.cli.connection import Target, connect
+from arcollect.cli.output import EXIT_FAILED, emit_json, fail, plain, reported_errors, stdout
+from shared.onboarding.tin_rules import TIN_TYPES
+from shared.settings import stage_names
+
+onboarding_app = typer.Typer(help="Onboarding: invitations to confirm master data.", no_args_is_help=True)
+check_app = typer.Typer(help="Run the onboarding validators on one value (TIN, AP email).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(onboarding_app, name="onboarding")
+    app.add_typer(check_app, name="check")
+
+
+def _sweep_function(target: Target) -> str:
+    if target.local is not None:
+        return f"{stage_names(target.settings.stage).table_prefix}onboarding_sweep"
+    return stage_names(target.settings.stage).function("onboarding_sweep")
+
+
+@onboarding_app.command("invite")
+def invite_command(
+    customer_id: str = typer.Argument(..., help="The customer's id, as `arcollect customers list` shows it."),
+    stage: str | None = typer.Option(None, "--stage", help="Deployed stage (default: the running local system)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Send (or re-send) the onboarding invitation: an email with a link to the portal where the customer
+    confirms its master data. Reminders follow weekly, three at most, until the customer submits."""
+    import boto3
+
+    target = connect(stage)
+    with reported_errors(as_json, lambda: target.description):
+        client = boto3.client("lambda", region_name=target.settings.region, endpoint_url=target.settings.endpoint_url)
+        answer = client.invoke(
+            FunctionName=_sweep_function(target), Payload=json.dumps({"invite": customer_id}).encode()
+        )
+        result: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            fail(f"the onboarding function failed: {result.get('errorMessage', 'no message')}", as_json=as_json)
+    if result.get("error"):
+        fail(str(result["error"]), as_json=as_json)
+    invited = result.get("invited") or {}
+    if as_json:
+        emit_json(invited)
+        return
+    after = f"; next reminder {invited['next_reminder_at']}" if invited.get("next_reminder_at") else ""
+    stdout.print(plain(f"invitation sent to {invited.get('address')} for {customer_id}{after}"))
+
+
+@check_app.command("tin")
+def check_tin_command(
+    value: str = typer.Argument(..., help="The TIN as written (separators and full-width digits are fine)."),
+    tin_type: str = typer.Option(..., "--type", help=f"One of {', '.join(TIN_TYPES)}."),
+    legal_name: str | None = typer.Option(None, "--legal-name", help="The W-9's name: an SSN of a company is refused."),
+    classification: str | None = typer.Option(
+        None, "--classification", help="The W-9's federal tax classification (individual, c_corporation, llc, ...)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check one TIN: verdict, normalised form (masked) and reasons. Exit 0 valid, 1 invalid."""
+    from shared.onboarding.tin_rules import check_tin
+
+    verdict = check_tin(tin_type.lower(), value, classification=classification, legal_name=legal_name)
+    if as_json:
+        emit_json(verdict.as_json())
+    else:
+        shown = verdict.as_json()
+        stdout.print(
+            plain(
+                f"{'valid' if verdict.valid else 'INVALID'} {tin_type.upper()} {shown.get('normalised_masked') or ''}"
+            )
+        )
+        for reason in verdict.reasons:
+            stdout.print(plain(f"  - {reason}"))
+        for warning in verdict.warnings:
+            stdout.print(plain(f"  ! {warning}"))
+    if not verdict.valid:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@check_app.command("email")
+def check_email_command(
+    address: str = typer.Argument(..., help="The AP email address."),
+    no_dns: bool = typer.Option(False, "--no-dns", help="Skip the MX lookup (syntax and lists only)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check one AP email address: verdict, normalised form, reasons and warnings. Exit 0 valid, 1 otherwise."""
+    from shared.onboarding.dns_check import DnsPythonResolver
+    from shared.onboarding.email_rules import check_ap_email
+
+    verdict = check_ap_email(address, resolver=None if no_dns else DnsPythonResolver())
+    if as_json:
+        emit_json(verdict.as_json())
+    else:
+        stdout.print(plain(f"{verdict.verdict.upper().replace('_', ' ')} {verdict.normalised or address.strip()}"))
+        for reason in verdict.reasons:
+            stdout.print(plain(f"  - {reason}"))
+        for warning in verdict.warnings:
+            stdout.print(plain(f"  ! {warning}"))
+    if verdict.verdict != "valid":
+        raise typer.Exit(EXIT_FAILED)

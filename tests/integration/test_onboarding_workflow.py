@@ -1,0 +1,407 @@
+"""The onboarding workflow end to end under `arcollect local`: the real statemachines/onboarding.asl.json executed by
+moto, the real onboarding_step handler, SES mail read back from the emulator's outbox, the verification link
+opened over HTTP. The click wait is two seconds here (three days in AWS), so the reminder and the timeout are
+real too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from arcollect.local.outbox import read_outbox
+from shared.data.tables import ActivityRecord, CustomerRecord, SuppressionRecord, TaskRecord
+from shared.onboarding import workflow
+from tests.integration.portal_system import PortalSystem, _import, start_portal_system
+
+CLICK_WAIT_S = 2
+CUSTOMERS = """customer_id,legal_name,country,ap_email,phone,timezone,currency,terms_days,tin_type,tin
+HAPPY,Happy Hardware Inc,US,ap@example.com,+12125550101,America/New_York,USD,30,ein,04-2103594
+QUIET,Quiet Lumber Inc,US,billing@example.com,+12125550102,America/New_York,USD,30,ein,27-1234567
+LATE,Late Tools Inc,US,invoices@example.com,+12125550103,America/New_York,USD,30,ein,36-4567890
+SOLE,Sole Traders Corp,US,ap@example.org,+12125550104,America/New_York,USD,30,ssn,123-45-6780
+MOVER,Mover Freight Inc,US,ap@example.net,+12125550105,America/New_York,USD,30,ein,45-2345678
+SLOW,Slow Networks Inc,US,ap@dns-timeout.example,+12125550106,America/New_York,USD,30,ein,46-3456789
+BOUNCY,Bouncy Castles Inc,US,bounce@simulator.amazonses.com,+12125550107,America/New_York,USD,30,ein,47-4567890
+EARLY,Early Birds Inc,US,ar@example.org,+12125550109,America/New_York,USD,30,ein,48-5678901
+LEAKY,Lee Kyle,US,payables@example.com,+12125550108,America/New_York,USD,30,ssn,536-22-1234
+"""
+# Every TIN above, compact: none may ever be written anywhere but in its encrypted field.
+TINS = [
+    "485678901",
+    "042103594",
+    "271234567",
+    "364567890",
+    "123456780",
+    "452345678",
+    "463456789",
+    "474567890",
+    "536221234",
+]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: Any) -> Iterator[PortalSystem]:
+    before = os.environ.get("ARCOLLECT_ONBOARDING_CLICK_WAIT_S")
+    os.environ["ARCOLLECT_ONBOARDING_CLICK_WAIT_S"] = str(CLICK_WAIT_S)
+    started, finish = start_portal_system(tmp_path_factory.mktemp("onboarding"))
+    try:
+        _import("customers", CUSTOMERS)
+        yield started
+    finally:
+        finish()
+        if before is None:
+            os.environ.pop("ARCOLLECT_ONBOARDING_CLICK_WAIT_S", None)
+        else:
+            os.environ["ARCOLLECT_ONBOARDING_CLICK_WAIT_S"] = before
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("waited in vain")
+        time.sleep(0.2)
+
+
+def customer(customer_id: str) -> CustomerRecord:
+    return CustomerRecord.get(customer_id, consistent_read=True)
+
+
+def status_becomes(customer_id: str, *statuses: str, timeout: float = 30.0) -> CustomerRecord:
+    return wait_for(lambda: (c := customer(customer_id)).onboarding_status in statuses and c, timeout)
+
+
+def verification_links(address: str) -> list[str]:
+    found = []
+    for message in read_outbox("us-east-1", to=address):
+        found += [link for link in message.links if "/onboarding/verify?" in link]
+        found += re.findall(r"https?://\S+/onboarding/verify\?token=[\w-]+", message.body_text)
+    return list(dict.fromkeys(found))
+
+
+def submit(system: PortalSystem, customer_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    token = system.session(customer_id)
+    body = changes or {"legal_name": customer(customer_id).legal_name}
+    answer = system.call("PUT", "/portal/me", body, token=token)
+    assert answer.status == 200, answer.body
+    return dict(answer.json())
+
+
+def open_link(system: PortalSystem, link: str) -> tuple[int, str]:
+    parsed = urllib.parse.urlsplit(link)
+    answer = system.call("GET", f"{parsed.path}?{parsed.query}")
+    return answer.status, answer.body.decode()
+
+
+def history(customer_id: str) -> list[str]:
+    return [a.summary for a in ActivityRecord.query(customer_id) if a.kind == "onboarding"]
+
+
+def open_tasks(customer_id: str) -> list[TaskRecord]:
+    return [t for t in TaskRecord.scan(TaskRecord.customer_id == customer_id) if t.kind == "onboarding"]
+
+
+def test_a_submission_is_validated_verified_by_the_click_and_activates_the_customer(system: PortalSystem) -> None:
+    profile = submit(system, "HAPPY")
+    assert profile["onboarding_status"] == "submitted"
+
+    status_becomes("HAPPY", "awaiting_email_verification")
+    link = wait_for(lambda: verification_links("ap@example.com"))[0]
+    status, page = open_link(system, link)
+
+    assert status == 200 and "Address confirmed" in page
+    active = status_becomes("HAPPY", "active")
+    assert active.onboarding_reasons == []
+    assert active.tin_check in ("format_valid", "externally_matched")
+    assert next(c for c in active.contacts if c.contact_id == "ap").email_state == "verified"
+    assert any("active" in line for line in history("HAPPY"))
+    # The link is good once: opened again, it says so and changes nothing.
+    again, page = open_link(system, link)
+    assert again == 200 and "already" in page.lower()
+
+
+def test_an_unopened_verification_gets_one_reminder_then_needs_attention_with_a_task(system: PortalSystem) -> None:
+    submit(system, "QUIET")
+
+    stuck = status_becomes("QUIET", "needs_attention", timeout=60)
+
+    assert stuck.onboarding_reasons == [workflow.UNCONFIRMED]
+    assert len(verification_links("billing@example.com")) == 2  # the first email and one reminder, no more
+    assert len(open_tasks("QUIET")) == 1
+
+
+def test_a_click_after_the_wait_ended_validates_again_and_activates(system: PortalSystem) -> None:
+    submit(system, "LATE")
+    status_becomes("LATE", "needs_attention", timeout=60)
+    link = verification_links("invoices@example.com")[0]
+
+    status, _ = open_link(system, link)
+
+    assert status == 200
+    assert status_becomes("LATE", "active", timeout=60).onboarding_reasons == []
+
+
+def test_an_ssn_for_a_corporation_needs_attention_with_the_reason_and_a_task_and_no_email(
+    system: PortalSystem,
+) -> None:
+    submit(system, "SOLE")
+
+    stuck = status_becomes("SOLE", "needs_attention")
+
+    assert any(r.startswith("tin:") for r in stuck.onboarding_reasons)
+    assert all("123456780" not in r and "123-45-6780" not in r for r in stuck.onboarding_reasons)
+    assert verification_links("ap@example.org") == []
+    assert len(open_tasks("SOLE")) == 1
+    # The portal shows the reasons to the customer.
+    me = system.call("GET", "/portal/me", token=system.session("SOLE")).json()
+    assert me["onboarding_status"] == "needs_attention" and me["onboarding_reasons"] == stuck.onboarding_reasons
+
+
+def test_a_change_while_waiting_for_the_click_supersedes_the_first_execution(system: PortalSystem) -> None:
+    submit(system, "MOVER")
+    status_becomes("MOVER", "awaiting_email_verification")
+    old_link = wait_for(lambda: verification_links("ap@example.net"))[0]
+
+    submit(system, "MOVER", {"ap_email": "accountspayable@example.net"})
+    new_link = wait_for(lambda: verification_links("accountspayable@example.net"))[0]
+    old_status, _ = open_link(system, old_link)
+
+    assert old_status == 409  # the address was replaced: the old click counts for nothing
+    assert customer("MOVER").onboarding_status == "awaiting_email_verification"
+    status, _ = open_link(system, new_link)
+    assert status == 200
+    active = status_becomes("MOVER", "active")
+    assert active.onboarding_revision == 2
+
+
+def test_a_link_of_an_earlier_revision_for_the_same_address_still_activates_the_customer(
+    system: PortalSystem,
+) -> None:
+    submit(system, "EARLY")
+    first = wait_for(lambda: verification_links("ar@example.org"))[0]
+    submit(system, "EARLY", {"phone": "+1 212 555 0119"})  # a new revision, the same AP address
+    wait_for(lambda: len(verification_links("ar@example.org")) >= 2)
+
+    status, _ = open_link(system, first)
+
+    assert status == 200
+    active = status_becomes("EARLY", "active", timeout=60)
+    assert active.onboarding_revision == 2
+    assert len(verification_links("ar@example.org")) == 2  # no reminder to an address already confirmed
+
+
+def test_a_dns_timeout_leaves_the_customer_pending_with_a_retry_due_never_failed(system: PortalSystem) -> None:
+    submit(system, "SLOW")
+
+    pending = wait_for(lambda: (c := customer("SLOW")).onboarding_due_action == "revalidate" and c, timeout=60)
+
+    assert pending.onboarding_status == "submitted"
+    assert pending.onboarding_reasons == []
+    assert open_tasks("SLOW") == []
+
+
+def test_a_bounce_suppresses_the_address_and_reopens_onboarding(system: PortalSystem) -> None:
+    submit(system, "BOUNCY")
+
+    # The stub DNS does not know the simulator's domain; the verification email bounces in the simulator.
+    bounced = wait_for(
+        lambda: (
+            (c := customer("BOUNCY")).onboarding_status == "needs_attention"
+            and any("bounced" in r for r in c.onboarding_reasons)
+            and c
+        ),
+        timeout=60,
+    )
+
+    assert next(c for c in bounced.contacts if c.contact_id == "ap").email_state == "bounced"
+    assert SuppressionRecord.get("bounce@simulator.amazonses.com").reason == "bounce"
+    # Submitted again with the same address, the suppression list refuses it.
+    submit(system, "BOUNCY")
+    again = wait_for(
+        lambda: (
+            (c := customer("BOUNCY")).onboarding_status == "needs_attention"
+            and c.onboarding_revision == bounced.onboarding_revision + 1
+            and c
+        ),
+        timeout=60,
+    )
+    assert any(r.startswith("ap_email:") and "bounced" in r.lower() for r in again.onboarding_reasons)
+
+
+def test_a_link_that_is_unknown_or_garbled_is_a_plain_page_never_an_error_or_an_echo(system: PortalSystem) -> None:
+    for token in ["", "nope", "<script>alert(1)</script>", "x" * 600]:
+        answer = system.call("GET", "/onboarding/verify?" + urllib.parse.urlencode({"token": token}))
+        body = answer.body.decode()
+        assert answer.status in (404, 422), (token, answer.status)
+        assert "<script>" not in body
+
+
+# --- invitations ---------------------------------------------------------------------------------------------
+
+
+INVITEES = """customer_id,legal_name,country,ap_email,timezone,currency,terms_days
+INVITE-1,Invited Goods Inc,US,ap@example.com,America/New_York,USD,30
+INVITE-2,Swept Supplies Inc,US,billing@example.org,America/New_York,USD,30
+"""
+
+
+@pytest.fixture(scope="module")
+def invitees(system: PortalSystem) -> list[str]:
+    _import("customers", INVITEES)
+    return ["INVITE-1", "INVITE-2"]
+
+
+def cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from arcollect.cli.app import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_staff_invite_a_customer_and_the_link_in_the_email_opens_the_portal(
+    system: PortalSystem, invitees: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(system.directory)
+
+    done = cli("onboarding", "invite", "INVITE-1", "--json")
+
+    assert done.exit_code == 0, done.output
+    answer = json.loads(done.output)
+    assert answer["address"] == "a•••@example.com" and answer["next_reminder_at"]
+    invitation = [
+        m
+        for m in read_outbox("us-east-1", to="ap@example.com")
+        if "Complete your customer details" in (m.subject or "")
+    ]
+    assert len(invitation) == 1
+    link = next(link for link in invitation[0].links if "link=" in link or "#" in link)
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).fragment or urllib.parse.urlsplit(link).query)
+    link_token = (token.get("link") or token.get("token") or [""])[0]
+    assert system.call("POST", "/portal/session", {"link_token": link_token}).status == 200
+    assert customer("INVITE-1").invitations_sent == 1
+
+
+def test_inviting_an_unknown_or_active_customer_says_why_and_sends_nothing(
+    system: PortalSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(system.directory)
+    before = len(read_outbox("us-east-1"))
+
+    unknown = cli("onboarding", "invite", "NOBODY")
+    status_becomes("HAPPY", "active", timeout=60)
+    active = cli("onboarding", "invite", "HAPPY")
+
+    assert unknown.exit_code == 1 and "NOBODY" in unknown.output and "not known" in unknown.output
+    assert active.exit_code == 1 and "already active" in active.output
+    assert len(read_outbox("us-east-1")) == before
+
+
+class RecordingExecutions:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        self.started.append(name)
+        return f"arn:aws:states:us-east-1:123456789012:execution:test:{name}"
+
+    def stop(self, execution_arn: str) -> None:
+        pass
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> bool:
+        return False
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bool]] = []
+
+    def send_invitation(self, customer: CustomerRecord, address: str, url: str, reminder: bool, now: Any) -> None:
+        self.sent.append((customer.customer_id, address, reminder))
+
+    def send_verification(self, *args: Any) -> None:
+        raise AssertionError("the sweep sends no verification email")
+
+
+def test_an_imported_customer_is_invited_a_day_later_then_reminded_weekly_three_times_then_left_alone(
+    system: PortalSystem, invitees: list[str]
+) -> None:
+    imported = customer("INVITE-2")
+    assert imported.onboarding_due_action == "invite"
+    start = imported.created_at
+    mailer, executions = RecordingMailer(), RecordingExecutions()
+
+    def sweep_at(offset: dt.timedelta) -> list[str]:
+        report = workflow.sweep(start + offset, mailer, lambda c: "https://portal.example/#link=x", executions, 2)
+        assert report.failures == []
+        return [i.outcome for i in report.items if i.customer_id == "INVITE-2"]
+
+    assert sweep_at(dt.timedelta(hours=23)) == []  # not yet: a day to correct a bad import
+    assert sweep_at(dt.timedelta(days=1, minutes=1)) == ["sent"]
+    assert sweep_at(dt.timedelta(days=1, minutes=2)) == []  # the next one is a week away
+    for week in (1, 2, 3):
+        assert sweep_at(dt.timedelta(days=1 + 7 * week, minutes=1)) == ["sent"]
+    assert sweep_at(dt.timedelta(days=1 + 7 * 4, minutes=1)) == []
+
+    assert [(address, reminder) for _, address, reminder in mailer.sent if _ == "INVITE-2"] == [
+        ("billing@example.org", False),
+        ("billing@example.org", True),
+        ("billing@example.org", True),
+        ("billing@example.org", True),
+    ]
+    assert customer("INVITE-2").onboarding_due_action is None
+
+
+def test_customers_show_prints_the_onboarding_state_reasons_and_history(
+    system: PortalSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(system.directory)
+    status_becomes("SOLE", "needs_attention")
+
+    shown = cli("customers", "show", "SOLE", "--json")
+
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.output)
+    assert detail["onboarding_status"] == "needs_attention"
+    assert detail["onboarding_reasons"] and all(r.startswith("tin:") for r in detail["onboarding_reasons"])
+    assert any("needs attention" in event["summary"] for event in detail["onboarding_history"])
+    assert "123456780" not in shown.output
+
+
+def test_no_tin_reaches_a_log_line_an_execution_event_an_activity_a_task_an_email_or_a_report(
+    system: PortalSystem, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    submit(system, "LEAKY", {"tin_type": "ssn", "tin": "536-22-1234", "legal_name": "Lee Kyle"})
+    link = wait_for(lambda: verification_links("payables@example.com"))[0]
+    open_link(system, link)
+    status_becomes("LEAKY", "active")
+    monkeypatch.chdir(system.directory)
+    report = cli("customers", "show", "LEAKY", "--json").output + cli("customers", "show", "SOLE").output
+
+    sfn = boto3.client("stepfunctions", endpoint_url=system.state.endpoint_url, region_name="us-east-1")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-onboarding"))
+    written = [report, capfd.readouterr().out, capfd.readouterr().err]
+    for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+        written.append(str(sfn.get_execution_history(executionArn=execution["executionArn"])["events"]))
+    for customer_id in ("HAPPY", "SOLE", "LEAKY", "MOVER", "BOUNCY"):
+        written += [str(a.attribute_values) for a in ActivityRecord.query(customer_id)]
+        written += [str(t.attribute_values) for t in open_tasks(customer_id)]
+    written += [m.body_text + str(m.subject) for m in read_outbox("us-east-1")]
+    # Digits as they stand, with the separators a TIN is written with taken out ("536-22-1234", "04 2103594").
+    everything = re.sub(r"(?<=\d)[-\u2010\u2013\u2014 ](?=\d)", "", "\n".join(written))
+
+    assert len(written) > 20  # histories, activities and mail were all read
+    assert [tin for tin in TINS if tin in everything] == []
