@@ -11,6 +11,7 @@ DNS timeout is not a verdict)."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -19,6 +20,8 @@ from arcollect.cli.connection import Target, connect
 from arcollect.cli.output import EXIT_FAILED, emit_json, fail, plain, reported_errors, stdout
 from shared.onboarding.tin_rules import TIN_TYPES
 from shared.settings import stage_names
+
+TinKind = StrEnum("TinKind", {name: name for name in TIN_TYPES})  # type: ignore[misc]
 
 onboarding_app = typer.Typer(help="Onboarding: invitations to confirm master data.", no_args_is_help=True)
 check_app = typer.Typer(help="Run the onboarding validators on one value (TIN, AP email).", no_args_is_help=True)
@@ -67,7 +70,7 @@ def invite_command(
 @check_app.command("tin")
 def check_tin_command(
     value: str = typer.Argument(..., help="The TIN as written (separators and full-width digits are fine)."),
-    tin_type: str = typer.Option(..., "--type", help=f"One of {', '.join(TIN_TYPES)}."),
+    tin_type: TinKind = typer.Option(..., "--type", case_sensitive=False, help="The type the customer declared."),
     legal_name: str | None = typer.Option(None, "--legal-name", help="The W-9's name: an SSN of a company is refused."),
     classification: str | None = typer.Option(
         None, "--classification", help="The W-9's federal tax classification (individual, c_corporation, llc, ...)."
@@ -77,16 +80,14 @@ def check_tin_command(
     """Check one TIN: verdict, normalised form (masked) and reasons. Exit 0 valid, 1 invalid."""
     from shared.onboarding.tin_rules import check_tin
 
-    verdict = check_tin(tin_type.lower(), value, classification=classification, legal_name=legal_name)
+    verdict = check_tin(tin_type.value, value, classification=classification, legal_name=legal_name)
     if as_json:
         emit_json(verdict.as_json())
     else:
-        shown = verdict.as_json()
-        stdout.print(
-            plain(
-                f"{'valid' if verdict.valid else 'INVALID'} {tin_type.upper()} {shown.get('normalised_masked') or ''}"
-            )
-        )
+        label = tin_type.value.upper().replace("_", " ")
+        stdout.print(plain(f"{'VALID' if verdict.valid else 'INVALID'} {label} {verdict.masked}"))
+        if verdict.valid:
+            stdout.print(plain(f"  checked: {verdict.level.replace('_', ' ')} (no registry was asked)"))
         for reason in verdict.reasons:
             stdout.print(plain(f"  - {reason}"))
         for warning in verdict.warnings:

@@ -58,6 +58,10 @@ CHECK_FAILED = "onboarding: the automatic checks could not finish; our team will
 NO_TIN = "tin: no TIN given yet: enter your taxpayer identification number"
 NO_AP_EMAIL = "ap_email: no AP email address given yet"
 OTHER_ACTIVE_HOLDER = "tin: the same TIN belongs to another active customer account; our team will contact you"
+NON_ASCII_MAILBOX = (
+    "ap_email: our email service cannot deliver to an address with letters outside the basic Latin alphabet "
+    "before the @; give a plain-letter address for accounts payable"
+)
 NOT_IN_REGISTER = "tin: the tax authority's register does not know this number; check it against your registration"
 
 
@@ -297,6 +301,9 @@ def validate(customer_id: str, revision: int, now: datetime, checks: Checks) -> 
             raise OnboardingRetryLater("DNS did not answer for the AP email's domain")
         if email.verdict != "valid":
             reasons.extend(f"ap_email: {r}" for r in email.reasons)
+        elif not (email.normalised or "").rpartition("@")[0].isascii():
+            # A valid address (RFC 6531), but SES delivers to none such: the verification email could not leave.
+            reasons.append(NON_ASCII_MAILBOX)
         contact.email_warnings = list(email.warnings) or None
         warnings.extend(f"ap_email: {w}" for w in email.warnings)
         if contact.phone:

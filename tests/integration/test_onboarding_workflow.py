@@ -31,6 +31,7 @@ MOVER,Mover Freight Inc,US,ap@example.net,+12125550105,America/New_York,USD,30,e
 SLOW,Slow Networks Inc,US,ap@dns-timeout.example,+12125550106,America/New_York,USD,30,ein,46-3456789
 BOUNCY,Bouncy Castles Inc,US,bounce@simulator.amazonses.com,+12125550107,America/New_York,USD,30,ein,47-4567890
 EARLY,Early Birds Inc,US,ar@example.org,+12125550109,America/New_York,USD,30,ein,48-5678901
+UNICODE,Uni Code Inc,US,ñoño@example.com,+12125550110,America/New_York,USD,30,ein,61-2345678
 LEAKY,Lee Kyle,US,payables@example.com,+12125550108,America/New_York,USD,30,ssn,536-22-1234
 """
 # Every TIN above, compact: none may ever be written anywhere but in its encrypted field.
@@ -166,6 +167,15 @@ def test_an_ssn_for_a_corporation_needs_attention_with_the_reason_and_a_task_and
     # The portal shows the reasons to the customer.
     me = system.call("GET", "/portal/me", token=system.session("SOLE")).json()
     assert me["onboarding_status"] == "needs_attention" and me["onboarding_reasons"] == stuck.onboarding_reasons
+
+
+def test_an_address_ses_cannot_deliver_to_needs_attention_before_any_email_is_tried(system: PortalSystem) -> None:
+    submit(system, "UNICODE")
+
+    stuck = status_becomes("UNICODE", "needs_attention")
+
+    assert stuck.onboarding_reasons == [workflow.NON_ASCII_MAILBOX]
+    assert verification_links("ñoño@example.com") == []
 
 
 def test_a_change_while_waiting_for_the_click_supersedes_the_first_execution(system: PortalSystem) -> None:
