@@ -39,7 +39,7 @@ FUNCTION_PLACEHOLDERS = {"OnboardingStepFunctionArn": "onboarding_step"}
 # Validate asks DNS (up to three lookups of 5 s) and the VIES registry; the other steps are a few writes.
 STEP_TIMEOUT = Duration.minutes(1)
 # Up to 500 due customers an hour, one email or one execution start each; what is left stays due.
-SWEEP_TIMEOUT = Duration.minutes(5)
+SWEEP_TIMEOUT = Duration.minutes(15)  # it works until a minute is left, then the next hour goes on
 # Emails go out like reminders (sender, seller, configuration set); the verification link is a one-time token
 # under the portal's address, so the step needs no link-signing key.
 STEP_SETTINGS = (

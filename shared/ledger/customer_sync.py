@@ -16,7 +16,7 @@ from shared.errors import ValidationError
 from shared.ledger.rows import CustomerRow
 from shared.onboarding.email_rules import check_ap_email_offline
 from shared.onboarding.tin_rules import normalise_tin
-from shared.onboarding.workflow import plan_first_invitation
+from shared.onboarding.workflow import plan_first_invitation, plan_revalidation
 from shared.security.tin_vault import TinVault
 
 AP_CONTACT_ID = "ap"
@@ -70,6 +70,9 @@ def merge_customer(
     if existing is None and record.ap_email:
         # New from the ERP without verified master data: invited to confirm it in the portal (a day later).
         plan_first_invitation(record, now)
+    elif existing is not None and master_data_changed and not reasons:
+        # A changed TIN or AP email is validated again (the hourly onboarding sweep starts it).
+        plan_revalidation(record, now)
 
     changed = before is None or record.serialize() != before
     if changed:

@@ -134,6 +134,18 @@ class StepFunctionsExecutions:
         return True
 
 
+class NotAsked:
+    """The local system's tax registry: none is asked from a laptop, and a TIN is never claimed to be matched
+    by one (its check stays `format_valid`)."""
+
+    source = "local"
+
+    def check(self, tin_type: str, compact: str, country: str | None) -> Any:
+        from shared.onboarding.tin_external import ExternalResult
+
+        return ExternalResult("not_applicable", self.source, "no tax registry is asked under arcollect local")
+
+
 def is_suppressed(address: str) -> bool:
     try:
         SuppressionRecord.get(address.lower())
@@ -182,7 +194,7 @@ class OnboardingServices(PortalServices):
     def registry(self) -> Any:
         from shared.onboarding import tin_external
 
-        return tin_external.StubRegistry() if self.stubbed else tin_external.ViesRegistry()
+        return NotAsked() if self.stubbed else tin_external.ViesRegistry()
 
     @cached_property
     def checks(self) -> Checks:

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -601,12 +601,20 @@ def plan_first_invitation(customer: CustomerRecord, now: datetime) -> None:
         _set_due(customer, "invite", now + INVITATION_DELAY)
 
 
-def due_customers(now: datetime, limit: int = 500) -> list[str]:
-    """The customers whose onboarding work has come due (OnboardingDueIndex), oldest first."""
+def plan_revalidation(customer: CustomerRecord, now: datetime) -> None:
+    """For a customer whose TIN or AP email an import changed: the hourly sweep validates it again — unless its
+    first invitation is still to go out (it leads to a submission, which is validated)."""
+    if customer.onboarding_due_action != "invite":
+        _set_due(customer, "revalidate", now)
+
+
+def due_customers(now: datetime) -> Iterator[str]:
+    """The customers whose onboarding work has come due (OnboardingDueIndex), oldest first, a page at a time."""
     found = CustomerRecord.onboarding_due_index.query(
-        DUE_SHARD, CustomerRecord.onboarding_due_at <= _stamp(now), limit=limit
+        DUE_SHARD, CustomerRecord.onboarding_due_at <= _stamp(now), page_size=200
     )
-    return [record.customer_id for record in found]
+    for record in found:
+        yield record.customer_id
 
 
 @dataclass(frozen=True)
@@ -652,6 +660,7 @@ def sweep_one(
 class SweepReport:
     items: list[SweepItem] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (customer id, error type): they stay due
+    unfinished: bool = False  # stopped for time: the rest waits for the next hour
 
     @property
     def errors(self) -> int:
@@ -664,11 +673,15 @@ def sweep(
     link_for: Callable[[str], str],
     executions: Executions,
     click_wait_s: int,
-    limit: int = 500,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> SweepReport:
-    """Everything due, one customer at a time; a customer that fails stays due for the next sweep."""
+    """Everything due, one customer at a time, while `keep_going()` (the function's remaining time); a customer
+    that fails, or is not reached, stays due for the next sweep."""
     report = SweepReport()
-    for customer_id in due_customers(now, limit):
+    for customer_id in due_customers(now):
+        if not keep_going():
+            report.unfinished = True
+            break
         try:
             report.items.append(sweep_one(customer_id, now, mailer, link_for, executions, click_wait_s))
         except Exception as exc:  # counted, retried next hour: one customer must not stop the rest

@@ -415,3 +415,119 @@ def test_no_tin_reaches_a_log_line_an_execution_event_an_activity_a_task_an_emai
 
     assert len(written) > 20  # histories, activities and mail were all read
     assert [tin for tin in TINS if tin in everything] == []
+
+
+# --- the validate step with other registries -----------------------------------------------------------------
+
+
+REGISTRY_CUSTOMERS = """customer_id,legal_name,country,ap_email,timezone,currency,terms_days,tin_type,tin
+VAT-OK,Vat Handel GmbH,DE,buchhaltung@example.com,Europe/Berlin,EUR,30,eu_vat,DE136695976
+VAT-DOWN,Vat Down GmbH,DE,buchhaltung@example.org,Europe/Berlin,EUR,30,eu_vat,DE129273398
+"""
+
+
+def checks_with(registry: Any) -> workflow.Checks:
+    from shared.onboarding.service import onboarding_services
+
+    services = onboarding_services()
+    return workflow.Checks(
+        tin=services.checks.tin,
+        registry=registry.check,
+        email=services.checks.email,
+        phone=services.checks.phone,
+        decrypt=services.checks.decrypt,
+    )
+
+
+@pytest.fixture(scope="module")
+def vat_customers(system: PortalSystem) -> None:
+    _import("customers", REGISTRY_CUSTOMERS)
+
+
+def test_a_registry_that_confirms_the_number_marks_the_tin_externally_matched(
+    system: PortalSystem, vat_customers: None
+) -> None:
+    from shared.onboarding.tin_external import StubRegistry
+
+    revision = int(customer("VAT-OK").onboarding_revision or 0)
+    outcome = workflow.validate("VAT-OK", revision, dt.datetime.now(dt.UTC), checks_with(StubRegistry()))
+
+    assert outcome.outcome == "verify_email"
+    assert customer("VAT-OK").tin_check == "externally_matched"
+
+
+def test_a_registry_that_does_not_know_the_number_is_a_reason(system: PortalSystem, vat_customers: None) -> None:
+    from shared.onboarding.tin_external import StubRegistry
+
+    registry = StubRegistry(not_matched={"DE136695976"})
+    revision = int(customer("VAT-OK").onboarding_revision or 0)
+    outcome = workflow.validate("VAT-OK", revision, dt.datetime.now(dt.UTC), checks_with(registry))
+
+    assert outcome.outcome == "needs_attention"
+    assert customer("VAT-OK").onboarding_reasons == [workflow.NOT_IN_REGISTER]
+
+
+def test_a_registry_outage_is_retry_later_and_leaves_the_customer_unjudged(
+    system: PortalSystem, vat_customers: None
+) -> None:
+    from shared.onboarding.tin_external import StubRegistry
+
+    before = customer("VAT-DOWN")
+    with pytest.raises(workflow.OnboardingRetryLater):
+        workflow.validate(
+            "VAT-DOWN",
+            int(before.onboarding_revision or 0),
+            dt.datetime.now(dt.UTC),
+            checks_with(StubRegistry(outage=True)),
+        )
+
+    after = customer("VAT-DOWN")
+    assert after.onboarding_status != "needs_attention" and after.onboarding_reasons == before.onboarding_reasons
+    assert open_tasks("VAT-DOWN") == []
+
+
+def test_a_step_for_an_older_revision_changes_nothing(system: PortalSystem, vat_customers: None) -> None:
+    from shared.onboarding.tin_external import StubRegistry
+
+    before = customer("VAT-DOWN")
+    stale = int(before.onboarding_revision or 0) - 1
+
+    with pytest.raises(workflow.OnboardingSuperseded):
+        workflow.validate("VAT-DOWN", stale, dt.datetime.now(dt.UTC), checks_with(StubRegistry()))
+    with pytest.raises(workflow.OnboardingSuperseded):
+        workflow.activate("VAT-DOWN", stale, dt.datetime.now(dt.UTC))
+
+    assert customer("VAT-DOWN").version == before.version
+
+
+def test_an_import_that_changes_the_ap_email_plans_a_validation_the_sweep_starts(
+    system: PortalSystem, vat_customers: None
+) -> None:
+    invited = customer("VAT-OK")
+    assert invited.onboarding_due_action == "invite"  # an import never replaces the first invitation...
+    invited.update(actions=[CustomerRecord.onboarding_due_action.remove()])  # ...once it went out, it plans one
+    _import("customers", REGISTRY_CUSTOMERS.replace("buchhaltung@example.com", "rechnungen@example.com"))
+    changed = customer("VAT-OK")
+    assert changed.onboarding_due_action == "revalidate"
+    executions = RecordingExecutions()
+
+    report = workflow.sweep(
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=400), RecordingMailer(), lambda c: "", executions, 2
+    )
+
+    assert [i.outcome for i in report.items if i.customer_id == "VAT-OK"] == ["started"]
+    assert executions.started == [workflow.execution_name("VAT-OK", int(changed.onboarding_revision or 0) + 1)]
+    assert customer("VAT-OK").onboarding_due_action is None
+
+
+def test_a_sweep_out_of_time_stops_and_leaves_the_rest_due_for_the_next_hour(system: PortalSystem) -> None:
+    _import("customers", "customer_id,legal_name,ap_email\nLATECOMER,Latecomer Inc,ap@example.net\n")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    due_before = list(workflow.due_customers(later))
+    mailer = RecordingMailer()
+
+    report = workflow.sweep(later, mailer, lambda c: "", RecordingExecutions(), 2, keep_going=lambda: False)
+
+    assert due_before  # there was work to do
+    assert (report.items, report.unfinished, mailer.sent) == ([], True, [])
+    assert list(workflow.due_customers(later)) == due_before

@@ -173,11 +173,12 @@ def test_a_refused_session_or_an_unexpected_status_fails_the_benchmark() -> None
         failing.call(Call("me", "GET", "/portal/me", 200, "S-TOKEN"))
 
 
-def test_the_portal_functions_have_first_call_statements_for_their_cold_start() -> None:
+def test_the_portal_and_onboarding_functions_have_first_call_statements_for_their_cold_start() -> None:
     modules = cold_imports.handler_modules()
-    assert {"api", "portal_authorizer"} <= set(modules)
+    measured = ("api", "portal_authorizer", "onboarding_step", "onboarding_sweep")
+    assert set(measured) <= set(modules)
     assert set(cold_imports.FIRST_CALL) <= set(modules)
-    for name in ("api", "portal_authorizer"):
+    for name in measured:
         statement = cold_imports.first_call_statement(name, modules[name])
         compile(statement, name, "exec")  # a statement the child process can run
         assert "shared_connection().client" in statement
