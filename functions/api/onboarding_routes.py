@@ -41,6 +41,11 @@ PAGES = {
         "Your account has a newer AP email address "
         "since this email was sent; the confirmation sent to the new address is the one that counts.",
     ),
+    "unavailable": (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "Please try again",
+        "We could not finish confirming your address just now. Open the link again in a few minutes.",
+    ),
     "invalid": (
         HTTPStatus.NOT_FOUND,
         "This link is not valid",
@@ -48,6 +53,7 @@ PAGES = {
         "programs break long links across lines), or ask for a new one from the customer portal.",
     ),
 }
+HTML = "text/html; charset=utf-8"
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
     "Cache-Control": "no-store",
@@ -76,9 +82,13 @@ def page(title: str, text: str) -> str:
 )
 def verify(token: Annotated[str, Query(max_length=512, description="The token from the email")] = "") -> Response[str]:
     services = onboarding_services()
-    click = confirm_email(token, services.clock(), services.executions, services.click_wait_s)
+    try:
+        click = confirm_email(token, services.clock(), services.executions, services.click_wait_s)
+    except Exception:
+        # A person reads this answer: a page, never the JSON envelope. Opening the link again finishes the work.
+        logger.exception("a verification link could not be handled")
+        status, title, text = PAGES["unavailable"]
+        return Response(status_code=status, content_type=HTML, body=page(title, text), headers=PAGE_HEADERS)
     logger.info("verification link opened", extra={"outcome": click.outcome})
     status, title, text = PAGES[click.outcome]
-    return Response(
-        status_code=status, content_type="text/html; charset=utf-8", body=page(title, text), headers=PAGE_HEADERS
-    )
+    return Response(status_code=status, content_type=HTML, body=page(title, text), headers=PAGE_HEADERS)

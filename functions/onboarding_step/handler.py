@@ -28,6 +28,7 @@ class Step(BaseModel):
 
 class Validate(Step):
     step: Literal["validate"]
+    click_wait_s: int = Field(default=0, ge=0)
 
 
 class SendVerification(Step):
@@ -55,7 +56,7 @@ def run(event: Validate | SendVerification | Closing) -> dict[str, Any]:
     services = onboarding_services()
     now = services.clock()
     if isinstance(event, Validate):
-        return workflow.validate(event.customer_id, event.revision, now, services.checks).as_json()
+        return workflow.validate(event.customer_id, event.revision, now, services.checks, event.click_wait_s).as_json()
     if isinstance(event, SendVerification):
         sent = workflow.send_verification(
             event.customer_id,

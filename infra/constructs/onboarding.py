@@ -96,6 +96,9 @@ class Onboarding(Construct):
         messaging.grant_email(self.step.role)
 
         self.state_machine = self._state_machine(config)
+        # The waiting step answers its own task token when there is nothing to wait for (the address was
+        # confirmed already, or a newer revision took over before the email left).
+        self.grant_task_response(self.step.role)
 
         self.sweep = PythonFunction(
             self,
@@ -137,8 +140,20 @@ class Onboarding(Construct):
         )
 
     def grant_task_response(self, role: iam.Role) -> None:
-        """Hand the verification click back to the execution waiting for it (SendTaskSuccess with its token)."""
-        self.state_machine.grant(role, "states:SendTaskSuccess")
+        """Hand the verification click back to the execution waiting for it (SendTaskSuccess with its token).
+        The machine's ARN is built from its name: the step's own role holds this grant, and the machine depends
+        on the step — its ARN attribute here would be a circular dependency."""
+        iam.Grant.add_to_principal(
+            grantee=role, actions=["states:SendTaskSuccess"], resource_arns=[self._machine_arn()]
+        )
+
+    def _machine_arn(self) -> str:
+        return Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self._state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _executions_arn(self) -> str:
         # Built from the name: CDK's grant_execution splits the machine's ARN at deploy time instead, which

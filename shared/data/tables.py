@@ -133,6 +133,7 @@ class CustomerRecord(ArcollectModel):
     onboarding_revision = NumberAttribute(default=0)
     onboarding_execution = UnicodeAttribute(null=True)  # ARN of the latest validation execution
     tin_check = UnicodeAttribute(null=True)  # format_valid | document_verified | externally_matched
+    verification_pending = UnicodeAttribute(null=True)  # token hash of the verification link awaited now
     invited_at = UTCDateTimeAttribute(null=True)
     invitations_sent = NumberAttribute(default=0)
     # Work waiting for a time (OnboardingDueIndex): "invite" | "remind" | "revalidate".

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.data.tables import CustomerRecord, SuppressionRecord
 from shared.documents.names import customer_name
-from shared.onboarding.workflow import Checks
+from shared.onboarding.workflow import Checks, OnboardingRetryLater
 from shared.portal.access import issue_portal_link
 from shared.portal.service import CUSTOMER_HEADER, PortalServices
 from shared.settings import RuntimeSettings, SettingsError
@@ -23,6 +23,9 @@ from shared.settings import RuntimeSettings, SettingsError
 # The dunning feedback handler reads this header back from SES bounce notifications: "onboarding:<customer>".
 SEND_KEY_HEADER = "X-Arcollect-Send-Key"
 DEFAULT_CLICK_WAIT_S = 3 * 24 * 3600
+SES_TRANSIENT_ERRORS = frozenset(
+    {"Throttling", "ThrottlingException", "ServiceUnavailable", "TooManyRequestsException"}
+)
 # Domains the local stub resolver knows (the demo's and the tests' customers): every other domain is
 # "not checked" there, never invalid — except DNS_TIMEOUT_DOMAIN, which never answers (to try the
 # "retry later" path, as SES's mailbox simulator lets one try a bounce).
@@ -64,7 +67,13 @@ class SesOnboardingMailer:
         request: dict[str, Any] = {"RawMessage": {"Data": message.as_bytes()}}
         if self.settings.ses_configuration_set:
             request["ConfigurationSetName"] = self.settings.ses_configuration_set
-        self.ses.send_raw_email(**request)
+        try:
+            self.ses.send_raw_email(**request)
+        except self.ses.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in SES_TRANSIENT_ERRORS:  # SES's sending rate or a blip: the workflow or the sweep tries again
+                raise OnboardingRetryLater(f"SES answered {code}") from exc
+            raise
 
     def send_verification(
         self, customer: CustomerRecord, address: str, url: str, reminder: bool, now: datetime

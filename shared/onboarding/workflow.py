@@ -50,6 +50,11 @@ INVITATION_INTERVAL = timedelta(days=7)
 INVITATION_REMINDERS = 3
 # After an outage of DNS or a TIN registry the sweep tries the validation again this much later.
 REVALIDATE_AFTER = timedelta(hours=1)
+# A watchdog: while a validation runs, a re-validation stays due this long after its step (and, while the click
+# is awaited, after both waits), so an execution that failed to start or died leaves no customer stuck.
+WATCHDOG = timedelta(hours=1)
+# Reasons other writers set (a bounce or complaint, shared/dunning/feedback.py): a validation keeps them.
+VALIDATION_FIELDS = ("tin:", "ap_email:", "phone:", "onboarding:")
 # Statuses in which a validation is running or waiting for the click.
 IN_PROGRESS = frozenset({"submitted", "validating", "awaiting_email_verification"})
 
@@ -235,13 +240,14 @@ def should_validate(customer: CustomerRecord, changed: bool) -> bool:
 
 def start_validation(customer_id: str, now: datetime, executions: Executions, click_wait_s: int) -> Started:
     """A new revision and an execution for it; the previous execution (if any) is stopped — it would end as
-    superseded anyway, but need not wait days for a click that can no longer count."""
+    superseded anyway, but need not wait days for a click that can no longer count. A re-validation is due
+    within the hour in the same write, so a start that fails is tried again by the sweep."""
     for _ in range(3):
         customer = _customer(customer_id)
         previous = customer.onboarding_execution
         customer.onboarding_revision = int(customer.onboarding_revision or 0) + 1
         customer.onboarding_status = "submitted"  # its reasons stand until the validation replaces them
-        _set_due(customer, None, None)
+        _set_due(customer, "revalidate", now + WATCHDOG)
         revision = int(customer.onboarding_revision)
         name = execution_name(customer_id, revision)
         try:
@@ -251,9 +257,13 @@ def start_validation(customer_id: str, now: datetime, executions: Executions, cl
         arn = executions.start(
             name, {"customer_id": customer_id, "revision": revision, "click_wait_s": max(1, int(click_wait_s))}
         )
-        # Changed since (a click, a newer start)? The ARN is only what the next start stops.
+        # Whatever else changed meanwhile, the ARN belongs to this revision (the next start stops it).
         with contextlib.suppress(UpdateError):
-            customer.update(actions=[CustomerRecord.onboarding_execution.set(arn)])
+            customer.update(
+                actions=[CustomerRecord.onboarding_execution.set(arn)],
+                condition=CustomerRecord.onboarding_revision == revision,
+                add_version_condition=False,
+            )
         if previous and previous != arn:
             executions.stop(previous)
         return Started(customer, revision, arn)
@@ -263,14 +273,16 @@ def start_validation(customer_id: str, now: datetime, executions: Executions, cl
 # --- the steps ------------------------------------------------------------------------------------------
 
 
-def validate(customer_id: str, revision: int, now: datetime, checks: Checks) -> Validation:
+def validate(customer_id: str, revision: int, now: datetime, checks: Checks, click_wait_s: int = 0) -> Validation:
     """TIN (rules, registry, one active holder), AP email (syntax, lists, DNS, suppression), phone."""
     customer = _current(customer_id, revision)
     customer.onboarding_status = "validating"
+    _set_due(customer, "revalidate", now + WATCHDOG)
     _save(customer, now)
     reasons: list[str] = []
     warnings: list[str] = []
     level = None
+    checked_tin = customer.tin_fingerprint
     if customer.tin_ciphertext is None or not customer.tin_type:
         reasons.append(NO_TIN)
     else:
@@ -293,6 +305,8 @@ def validate(customer_id: str, revision: int, now: datetime, checks: Checks) -> 
         if customer.tin_fingerprint and _other_active_holder(customer):
             reasons.append(OTHER_ACTIVE_HOLDER)
     contact = ap_contact(customer)
+    checked_email = contact.email if contact is not None else None
+    phone, email_warnings = None, None
     if contact is None or not contact.email:
         reasons.append(NO_AP_EMAIL)
     else:
@@ -304,24 +318,37 @@ def validate(customer_id: str, revision: int, now: datetime, checks: Checks) -> 
         elif not (email.normalised or "").rpartition("@")[0].isascii():
             # A valid address (RFC 6531), but SES delivers to none such: the verification email could not leave.
             reasons.append(NON_ASCII_MAILBOX)
-        contact.email_warnings = list(email.warnings) or None
+        email_warnings = list(email.warnings) or None
         warnings.extend(f"ap_email: {w}" for w in email.warnings)
         if contact.phone:
             try:
-                contact.phone = checks.phone(contact.phone, customer.country)
+                phone = checks.phone(contact.phone, customer.country)
             except ValidationError as exc:
                 reasons.append(exc.message if exc.message.startswith("phone") else f"phone: {exc.message}")
-    customer = _current(customer_id, revision)  # nothing changed while checking (or stop here)
-    if contact is not None:
-        customer.contacts = [contact if c.contact_id == contact.contact_id else c for c in customer.contacts or []]
+    # Written onto the customer as it is now: an import, a bounce or a click may have come in while checking.
+    customer = _current(customer_id, revision)
+    fresh = ap_contact(customer)
+    if customer.tin_fingerprint != checked_tin or (fresh.email if fresh is not None else None) != checked_email:
+        # What was checked is not what is stored any more: the change that replaced it is validated on its own.
+        _set_due(customer, "revalidate", now)
+        _save(customer, now)
+        raise OnboardingSuperseded(f"customer {customer_id} changed its TIN or AP email while it was checked")
+    if fresh is not None:
+        fresh.email_warnings = email_warnings
+        if phone is not None:
+            fresh.phone = phone
+        customer.contacts = list(customer.contacts)
+    others = [r for r in customer.onboarding_reasons or [] if not r.startswith(VALIDATION_FIELDS)]
     customer.tin_check = level
-    if reasons:
-        _needs_attention(customer, reasons, now)
-        return Validation("needs_attention", reasons, warnings)
-    assert contact is not None
-    verified = contact.email_state == "verified"
+    if reasons or others:
+        _needs_attention(customer, [*reasons, *others], now)
+        return Validation("needs_attention", [*reasons, *others], warnings)
+    assert fresh is not None
+    verified = fresh.email_state == "verified"
     customer.onboarding_reasons = []
     customer.onboarding_status = "validating" if verified else "awaiting_email_verification"
+    # The click may take both waits; the watchdog looks after the customer once they are over.
+    _set_due(customer, "revalidate", now + 2 * timedelta(seconds=max(0, click_wait_s)) + WATCHDOG)
     _save(
         customer,
         now,
@@ -353,6 +380,7 @@ def _other_active_holder(customer: CustomerRecord) -> bool:
 def _needs_attention(customer: CustomerRecord, reasons: list[str], now: datetime) -> None:
     customer.onboarding_status = "needs_attention"
     customer.onboarding_reasons = list(dict.fromkeys(reasons))
+    _set_due(customer, None, None)
     _save(
         customer,
         now,
@@ -399,9 +427,10 @@ def send_verification(
         created_at=now,
         expires_at=int((now + VERIFICATION_TTL).timestamp()),
     ).save()
-    if contact.email_state != "verified":
-        contact.email_state = "pending"
+    # The contact's state is left as it is: an address the ERP gave stays "unverified" (it may still receive
+    # sign-in links, shared/portal/access.py), one the customer typed is "pending" already.
     customer.onboarding_status = "awaiting_email_verification"
+    customer.verification_pending = token_hash(token)  # the link whose click releases the waiting execution
     url = f"{portal_url.rstrip('/')}/onboarding/verify?token={token}"
     what = "A reminder of the verification email" if reminder else "A verification email"
     # Saved before the email leaves: a save that fails (the customer changed) is retried by the workflow, and
@@ -422,10 +451,16 @@ def send_verification(
 
 
 def activate(customer_id: str, revision: int, now: datetime) -> None:
+    """Only a verified AP address activates, and only while no other active customer holds the TIN (checked
+    again here: the click may come days after the validation)."""
     customer = _current(customer_id, revision)
     contact = ap_contact(customer)
-    if contact is None or contact.email_state != "verified":
-        _needs_attention(customer, [UNCONFIRMED], now)
+    others = [r for r in customer.onboarding_reasons or [] if not r.startswith(VALIDATION_FIELDS)]
+    if contact is None or contact.email_state != "verified" or others:
+        _needs_attention(customer, others or [UNCONFIRMED], now)
+        return
+    if customer.tin_fingerprint and _other_active_holder(customer):
+        _needs_attention(customer, [OTHER_ACTIVE_HOLDER], now)
         return
     customer.onboarding_status = ACTIVE
     customer.onboarding_reasons = []
@@ -441,6 +476,24 @@ def activate(customer_id: str, revision: int, now: datetime) -> None:
             {"tin_check": customer.tin_check, "revision": revision},
         ),
     )
+    _close_onboarding_tasks(customer_id, now)
+
+
+def _close_onboarding_tasks(customer_id: str, now: datetime) -> None:
+    """The AR team's onboarding tasks of earlier revisions are done once the customer is active."""
+    for task in TaskRecord.customer_tasks_index.query(customer_id):
+        if task.kind != "onboarding" or task.status != "open":
+            continue
+        with contextlib.suppress(UpdateError):
+            TaskRecord(task.task_id).update(
+                actions=[
+                    TaskRecord.status.set("done"),
+                    TaskRecord.outcome.set("activated"),
+                    TaskRecord.closed_at.set(now),
+                    TaskRecord.open_shard.remove(),
+                ],
+                condition=TaskRecord.status == "open",
+            )
 
 
 def unconfirmed(customer_id: str, revision: int, now: datetime) -> None:
@@ -451,7 +504,8 @@ def unconfirmed(customer_id: str, revision: int, now: datetime) -> None:
     if contact is not None and contact.email_state == "verified":
         activate(customer_id, revision, now)
         return
-    _needs_attention(customer, [UNCONFIRMED], now)
+    others = [r for r in customer.onboarding_reasons or [] if not r.startswith(VALIDATION_FIELDS)]
+    _needs_attention(customer, [UNCONFIRMED, *others], now)
 
 
 def pending(customer_id: str, revision: int, now: datetime) -> None:
@@ -487,30 +541,41 @@ class Click:
 
 
 def confirm_email(token: str, now: datetime, executions: Executions, click_wait_s: int) -> Click:
-    """`GET /onboarding/verify?token=…`: the AP address is verified and the waiting execution goes on. A click
-    after the wait ended (the customer is in needs_attention for it) starts a new validation instead."""
+    """`GET /onboarding/verify?token=…`: the AP address is verified and the waiting execution goes on — the one
+    this link was sent for or, when that one no longer waits (the reminder went out, a newer revision took over),
+    the one waiting now. A click after every wait ended (the customer needs attention for it) starts a new
+    validation instead. Opening the link again finishes whatever a first opening could not."""
     if not token or len(token) > 200:
         return Click("invalid")
     try:
         record = EmailVerificationRecord.get(token_hash(token), consistent_read=True)
     except EmailVerificationRecord.DoesNotExist:
         return Click("invalid")
-    if record.confirmed_at is not None:
-        return Click("already_confirmed", record.customer_id)
-    if record.expires_at < now.timestamp():
+    first = record.confirmed_at is None
+    if first and record.expires_at < now.timestamp():
         return Click("expired", record.customer_id)
-    try:
-        record.update(
-            actions=[EmailVerificationRecord.confirmed_at.set(now)],
-            condition=EmailVerificationRecord.confirmed_at.does_not_exist(),
-        )
-    except UpdateError:
-        return Click("already_confirmed", record.customer_id)
-    for _ in range(3):
+    customer = _mark_verified(record, now)
+    if customer is None:
+        return Click("replaced", record.customer_id)
+    if first:
+        with contextlib.suppress(UpdateError):
+            record.update(
+                actions=[EmailVerificationRecord.confirmed_at.set(now)],
+                condition=EmailVerificationRecord.confirmed_at.does_not_exist(),
+            )
+    _release(record, customer, now, executions, click_wait_s)
+    return Click("confirmed" if first else "already_confirmed", record.customer_id)
+
+
+def _mark_verified(record: EmailVerificationRecord, now: datetime) -> CustomerRecord | None:
+    """The contact verified (idempotent); None when the customer's address is another one now."""
+    for _ in range(5):
         customer = _customer(record.customer_id)
         contact = next((c for c in customer.contacts or [] if c.contact_id == record.contact_id), None)
         if contact is None or (contact.email or "").lower() != record.email.lower():
-            return Click("replaced", record.customer_id)
+            return None
+        if contact.email_state == "verified":
+            return customer
         contact.email_state = "verified"
         contact.verified_at = now
         customer.contacts = list(customer.contacts)
@@ -526,21 +591,33 @@ def confirm_email(token: str, now: datetime, executions: Executions, click_wait_
                     {"revision": record.revision},
                 ),
             )
-            break
+            return customer
         except PutError:
             continue
-    waiting = record.task_token and executions.succeed(record.task_token, {"verified": True})
-    if not waiting:
-        customer = _customer(record.customer_id)
-        stuck = customer.onboarding_status == "needs_attention" and set(customer.onboarding_reasons or []) <= {
-            UNCONFIRMED
-        }
-        if stuck:
-            customer.onboarding_reasons = []
-            customer.onboarding_status = "submitted"
-            _save(customer, now)
-            start_validation(customer.customer_id, now, executions, click_wait_s)
-    return Click("confirmed", record.customer_id)
+    raise ValidationError("the account kept changing while the address was confirmed; open the link again")
+
+
+def _release(
+    record: EmailVerificationRecord, customer: CustomerRecord, now: datetime, executions: Executions, wait_s: int
+) -> None:
+    if record.task_token and executions.succeed(record.task_token, {"verified": True}):
+        return
+    pending = customer.verification_pending
+    if pending and pending != record.token_hash:
+        try:
+            current = EmailVerificationRecord.get(pending, consistent_read=True)
+        except EmailVerificationRecord.DoesNotExist:
+            current = None
+        if (
+            current is not None
+            and current.task_token
+            and current.email.lower() == record.email.lower()
+            and executions.succeed(current.task_token, {"verified": True})
+        ):
+            return
+    stuck = customer.onboarding_status == "needs_attention" and set(customer.onboarding_reasons or []) <= {UNCONFIRMED}
+    if stuck:
+        start_validation(customer.customer_id, now, executions, wait_s)
 
 
 # --- invitations ----------------------------------------------------------------------------------------
@@ -574,25 +651,35 @@ def invite(
         raise ValidationError(
             f"the AP address of customer {customer_id} {contact.email_state}: correct it before inviting"
         )
-    mailer.send_invitation(customer, contact.email, link_for(customer_id), reminder, now)
-    sent = int(customer.invitations_sent or 0) + 1
-    customer.invitations_sent = sent
-    customer.invited_at = now
-    next_at = now + INVITATION_INTERVAL if sent <= INVITATION_REMINDERS else None
-    _set_due(customer, "remind" if next_at else None, next_at)
+    address = contact.email
+    mailer.send_invitation(customer, address, link_for(customer_id), reminder, now)
     what = "An onboarding reminder" if reminder else "The onboarding invitation"
-    _save(
-        customer,
+    # Sent: now it must be recorded, whatever else writes the customer meanwhile — a record lost here would
+    # send the same invitation again next hour.
+    for attempt in range(5):
+        if attempt:
+            customer = _customer(customer_id)
+        sent = int(customer.invitations_sent or 0) + 1
+        customer.invitations_sent = sent
+        customer.invited_at = now
+        next_at = now + INVITATION_INTERVAL if sent <= INVITATION_REMINDERS else None
+        if customer.onboarding_due_action in (None, "invite", "remind"):
+            _set_due(customer, "remind" if next_at else None, next_at)
+        try:
+            _save(customer, now)
+            break
+        except PutError:
+            continue
+    else:
+        raise ValidationError(f"the invitation to customer {customer_id} went out but could not be recorded")
+    _activity(
+        customer_id,
         now,
-        _activity(
-            customer_id,
-            now,
-            "invited",
-            f"{what} went to {masked_email(contact.email)}",
-            {"reminder": reminder, "invitations_sent": sent},
-        ),
-    )
-    return Invitation(customer_id, contact.email, reminder, next_at)
+        "invited",
+        f"{what} went to {masked_email(address)}",
+        {"reminder": reminder, "invitations_sent": sent},
+    ).save()
+    return Invitation(customer_id, address, reminder, next_at)
 
 
 def plan_first_invitation(customer: CustomerRecord, now: datetime) -> None:

@@ -176,14 +176,22 @@ def test_only_the_onboarding_step_may_decrypt_a_tin_and_only_data_keys_made_for_
 
 
 def test_the_onboarding_step_holds_exactly_what_its_steps_take(dev: Synthesized) -> None:
-    """Validate (TIN, claim, suppression list), the verification email and token, activation, and the task and
-    timeline entry of a customer who needs attention."""
+    """Validate (TIN, claim, suppression list), the verification email and token (answered by the step itself
+    when there is nothing to wait for), activation, and the task and timeline entry of a customer who needs
+    attention."""
     assert dev.grants(dev.role_id(dev.our_functions()["onboarding_step"])) == (
         function_basics("onboarding_step")
         | table_grants(["customers", "email_verifications", "tasks", "activities"], write=True)
         | table_grants(["tin_claims", "suppressions"], write=False)
         | {("Allow", "kms:Decrypt", "key/tin")}
         | SENDER
+        | {
+            (
+                "Allow",
+                "states:SendTaskSuccess",
+                f"{STATES_ARN}:stateMachine:{stage_names('dev').onboarding_state_machine}",
+            )
+        }
     )
 
 

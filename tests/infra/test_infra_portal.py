@@ -43,7 +43,11 @@ ONBOARDING_STARTS: Grants = {
         "states:StopExecution",
         "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:arcollect-dev-onboarding:*",
     ),
-    ("Allow", "states:SendTaskSuccess", "state-machine/onboarding"),
+    (
+        "Allow",
+        "states:SendTaskSuccess",
+        "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:arcollect-dev-onboarding",
+    ),
 }
 
 
