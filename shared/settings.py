@@ -190,6 +190,7 @@ class RuntimeSettings:
     # ("live") or answered by stubs ("stub": the local system and the tests; never set in AWS).
     onboarding_state_machine_arn: str | None = None
     onboarding_click_wait_s: str | None = None
+    onboarding_sweep_function: str | None = None  # the staff API sends invitations through it (it holds SES)
     external_checks: str | None = None
 
     @classmethod

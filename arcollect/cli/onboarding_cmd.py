@@ -10,14 +10,12 @@ DNS timeout is not a verdict)."""
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
-from typing import Any
 
 import typer
 
 from arcollect.cli.connection import Target, connect
-from arcollect.cli.output import EXIT_FAILED, emit_json, fail, plain, reported_errors, stdout
+from arcollect.cli.output import EXIT_FAILED, emit_json, plain, reported_errors, stdout
 from shared.onboarding.tin_rules import TIN_TYPES
 from shared.settings import stage_names
 
@@ -46,20 +44,14 @@ def invite_command(
 ) -> None:
     """Send (or re-send) the onboarding invitation: an email with a link to the portal where the customer
     confirms its master data. Reminders follow weekly, three at most, until the customer submits."""
-    import boto3
+    import dataclasses
+
+    from shared.onboarding.service import OnboardingServices
 
     target = connect(stage)
     with reported_errors(as_json, lambda: target.description):
-        client = boto3.client("lambda", region_name=target.settings.region, endpoint_url=target.settings.endpoint_url)
-        answer = client.invoke(
-            FunctionName=_sweep_function(target), Payload=json.dumps({"invite": customer_id}).encode()
-        )
-        result: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
-        if answer.get("FunctionError"):
-            fail(f"the onboarding function failed: {result.get('errorMessage', 'no message')}", as_json=as_json)
-    if result.get("error"):
-        fail(str(result["error"]), as_json=as_json)
-    invited = result.get("invited") or {}
+        settings = dataclasses.replace(target.settings, onboarding_sweep_function=_sweep_function(target))
+        invited = OnboardingServices(settings).invite_through_sweep(customer_id)
     if as_json:
         emit_json(invited)
         return

@@ -88,6 +88,7 @@ class LocalDeployment:
             ses_configuration_set=names.ses_configuration_set,
             onboarding_state_machine_arn=self.state_machine_arn(names.onboarding_state_machine),
             onboarding_click_wait_s=str(self.onboarding_click_wait_s),
+            onboarding_sweep_function=f"{names.table_prefix}onboarding_sweep",  # the local router's name
             # No DNS and no tax registry from a laptop demo: stubs that say so in every verdict.
             external_checks="stub",
         )

@@ -20,6 +20,7 @@ from shared.accounts.queries import CURSOR_MAX_CHARS, customer_detail, list_cust
 from shared.accounts.views import CustomerDetail, CustomerPage
 from shared.api.openapi import SIGV4, ErrorEnvelope, errors, ok
 from shared.errors import NotFoundError, NotImplementedYet
+from shared.onboarding.service import is_suppressed, onboarding_services
 from shared.portal import access
 from shared.portal.service import PortalServices, portal_services
 from shared.staff import policies, runs, worklist
@@ -28,6 +29,10 @@ from shared.staff.models import (
     WORKLIST_MAX,
     Applied,
     ApplyRequest,
+    CheckEmailRequest,
+    CheckTinRequest,
+    EmailVerdictView,
+    InvitationView,
     LintReport,
     LintRequest,
     PolicySetView,
@@ -36,6 +41,7 @@ from shared.staff.models import (
     RunStarted,
     StartRunRequest,
     TaskView,
+    TinVerdictView,
     Worklist,
 )
 
@@ -150,6 +156,48 @@ def post_portal_link(customer_id: CustomerId) -> Response[PortalLinkView]:
 def post_revoke_access(customer_id: CustomerId) -> Response[None]:
     access.revoke_access(_id(customer_id, "customer"), services().clock())
     return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+@router.post(
+    "/staff/customers/<customer_id>/onboarding/invitations",
+    summary="Send (or re-send) the onboarding invitation (arcollect onboarding invite)",
+    responses=ok(InvitationView, 201, "Sent") | errors(404, 422) | REFUSALS,
+    security=SIGV4,
+    tags=TAGS,
+)
+def post_invitation(customer_id: CustomerId) -> Response[InvitationView]:
+    # Sent by the onboarding sweep function, which holds SES: the API itself sends no email.
+    invited = onboarding_services().invite_through_sweep(_id(customer_id, "customer"))
+    return _json(HTTPStatus.CREATED, InvitationView(**invited))
+
+
+@router.post(
+    "/staff/checks/tin",
+    summary="The onboarding TIN rules on one value (arcollect check tin)",
+    responses=ok(TinVerdictView) | errors(*BODY_ERRORS) | REFUSALS,
+    security=SIGV4,
+    tags=TAGS,
+)
+def post_check_tin(body: CheckTinRequest) -> TinVerdictView:
+    from shared.onboarding.tin_rules import check_tin
+
+    verdict = check_tin(body.tin_type, body.value, classification=body.classification, legal_name=body.legal_name)
+    return TinVerdictView(**verdict.as_json())
+
+
+@router.post(
+    "/staff/checks/email",
+    summary="The onboarding AP email rules on one address, the suppression list included (arcollect check email)",
+    responses=ok(EmailVerdictView) | errors(*BODY_ERRORS) | REFUSALS,
+    security=SIGV4,
+    tags=TAGS,
+)
+def post_check_email(body: CheckEmailRequest) -> EmailVerdictView:
+    from shared.onboarding.email_rules import check_ap_email
+
+    onboarding = onboarding_services()
+    resolver = onboarding.resolver if body.dns else None
+    return EmailVerdictView(**check_ap_email(body.address, resolver=resolver, suppressed=is_suppressed).as_json())
 
 
 # --- worklist --------------------------------------------------------------------------------------------

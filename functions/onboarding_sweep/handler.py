@@ -27,7 +27,7 @@ def invite_now(customer_id: str) -> dict[str, Any]:
     try:
         sent = invite(customer_id, services.clock(), services.onboarding_mailer, services.link_for)
     except DomainError as exc:
-        return {"error": exc.message}
+        return {"error": exc.message, "code": exc.code}
     next_at = sent.next_at.isoformat() if sent.next_at else None
     return {"invited": {"customer_id": customer_id, "address": masked_email(sent.address), "next_reminder_at": next_at}}
 

@@ -112,8 +112,9 @@ PORTAL_WRITES = ("sessions", "rate_limits", "customers", "tin_claims", "invoices
 STAFF_WRITES = ("policy_sets",)
 # GET /onboarding/verify marks the verification token used (the customer and the timeline are portal writes).
 ONBOARDING_WRITES = ("email_verifications",)
-# Read for invoice details and the timeline (payments, credits, payment attempts) and the staff run reports.
-ROUTE_READS = ("payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches")
+# Read for invoice details and the timeline (payments, credits, payment attempts), the staff run reports and
+# the suppression list (POST /staff/checks/email).
+ROUTE_READS = ("payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches", "suppressions")
 
 
 class Api(Construct):
@@ -280,6 +281,7 @@ class Api(Construct):
             "ARCOLLECT_LINK_SECRET_ID": link_signing.secret.secret_arn,
             **link_requests.environment,
             **onboarding.environment,
+            **onboarding.invite_environment,
         }
         for name, value in environment.items():
             self.handler.function.add_environment(name, value)
@@ -292,6 +294,7 @@ class Api(Construct):
         dunning.state_machine.grant_start_execution(role)
         onboarding.grant_start(role)
         onboarding.grant_task_response(role)
+        onboarding.grant_invite(role)  # POST /staff/customers/{id}/onboarding/invitations
 
     def add_staff_route(self, method: str, path: str) -> apigateway.Method:
         """A route for the AR team: IAM-authorised (SigV4) before the request reaches the function."""

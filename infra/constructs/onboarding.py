@@ -126,6 +126,18 @@ class Onboarding(Construct):
         """What starting a validation needs (the sweep, the API)."""
         return {STATE_MACHINE_ARN_SETTING: self.state_machine.state_machine_arn}
 
+    @property
+    def invite_environment(self) -> dict[str, str]:
+        """What sending an invitation through the sweep needs (the staff API: it holds no SES grant itself)."""
+        return {"ARCOLLECT_ONBOARDING_SWEEP_FUNCTION": self.sweep.function.function_name}
+
+    def grant_invite(self, grantee: iam.IGrantable) -> None:
+        """Invoke the sweep with `{"invite": customer_id}`: the invitation goes out with the sweep's own grants."""
+        # The unqualified ARN only (CDK's grant_invoke adds every version and alias, a wildcard nobody needs).
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["lambda:InvokeFunction"], resource_arns=[self.sweep.function.function_arn]
+        )
+
     def grant_start(self, role: iam.Role) -> None:
         """Start a validation, and stop the customer's previous one (a newer revision supersedes it)."""
         self.state_machine.grant_start_execution(role)

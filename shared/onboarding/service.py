@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.data.tables import CustomerRecord, SuppressionRecord
 from shared.documents.names import customer_name
+from shared.errors import NotFoundError, ValidationError
 from shared.onboarding.workflow import Checks, OnboardingRetryLater
 from shared.portal.access import issue_portal_link
 from shared.portal.service import CUSTOMER_HEADER, PortalServices
@@ -187,6 +188,24 @@ class OnboardingServices(PortalServices):
     @cached_property
     def executions(self) -> StepFunctionsExecutions:
         return StepFunctionsExecutions(self.client("stepfunctions"), self.settings.onboarding_state_machine_arn)
+
+    def invite_through_sweep(self, customer_id: str) -> dict[str, Any]:
+        """Have the onboarding sweep function send one invitation now (`{"invite": id}`): what it sent, or its
+        refusal as the domain error it was (unknown customer: NotFoundError; otherwise ValidationError)."""
+        import json
+
+        if not self.settings.onboarding_sweep_function:
+            raise SettingsError("ARCOLLECT_ONBOARDING_SWEEP_FUNCTION is not set: invitations cannot be sent")
+        answer = self.client("lambda").invoke(
+            FunctionName=self.settings.onboarding_sweep_function, Payload=json.dumps({"invite": customer_id}).encode()
+        )
+        result: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the onboarding sweep function failed: {result.get('errorType', 'error')}")
+        if result.get("error"):
+            error = NotFoundError if result.get("code") == NotFoundError.code else ValidationError
+            raise error(str(result["error"]))
+        return dict(result["invited"])
 
     def link_for(self, customer_id: str) -> str:
         return issue_portal_link(customer_id, self.clock(), self.signer, self.portal_url, purpose="onboarding").url

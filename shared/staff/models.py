@@ -147,3 +147,51 @@ class PortalLinkView(BaseModel):
     url: str
     link_token: str
     expires_at: dt.datetime
+
+
+# --- onboarding ------------------------------------------------------------------------------------------
+
+
+class CheckTinRequest(Request):
+    """`arcollect check tin`: the TIN travels in the body (never the URL, which access logs keep)."""
+
+    tin_type: Literal["ein", "ssn", "itin", "eu_vat", "gb_vat", "gb_utr", "ca_bn"]
+    value: Annotated[str, StringConstraints(max_length=64)] = Field(repr=False)
+    legal_name: Annotated[str, StringConstraints(max_length=300)] | None = None
+    classification: Annotated[str, StringConstraints(max_length=60)] | None = None
+
+
+class TinVerdictView(BaseModel):
+    """The verdict on one TIN (`arcollect check tin --json`): never the number, only its last four."""
+
+    valid: bool
+    tin_type: str
+    normalised_masked: str
+    reasons: list[str]
+    warnings: list[str]
+    level: str = Field(description="invalid or format_valid (a registry match is the workflow's)")
+
+
+class CheckEmailRequest(Request):
+    address: Annotated[str, StringConstraints(max_length=400)]
+    dns: bool = Field(default=True, description="Look the domain's MX up (false: syntax and lists only)")
+
+
+class EmailVerdictView(BaseModel):
+    """The verdict on one AP address (`arcollect check email --json`); here the suppression list is asked too."""
+
+    verdict: Literal["valid", "invalid", "retry_later"]
+    address: str
+    normalised: str | None
+    reasons: list[str]
+    warnings: list[str]
+    department: bool
+    dns: str = Field(description="checked, not_checked or timeout")
+
+
+class InvitationView(BaseModel):
+    """An onboarding invitation sent (`arcollect onboarding invite ID --json`)."""
+
+    customer_id: str
+    address: str = Field(description="The AP address it went to, masked")
+    next_reminder_at: dt.datetime | None

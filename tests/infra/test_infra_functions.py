@@ -34,7 +34,7 @@ SENDING_SETTINGS = {
     "ses_configuration_set",
 }
 # Set only on the functions that read them, like the sending settings.
-PORTAL_SETTINGS = {"link_request_queue_url", "onboarding_state_machine_arn"}
+PORTAL_SETTINGS = {"link_request_queue_url", "onboarding_state_machine_arn", "onboarding_sweep_function"}
 DUNNING_SETTINGS = {
     "dunning_plan": {"documents_bucket"},
     "dunning_dispatch": SENDING_SETTINGS,
@@ -42,8 +42,16 @@ DUNNING_SETTINGS = {
     "dunning_finish": {"send_retry_queue_url"},
     # The SMS fallback carries a signed portal link.
     "email_feedback": {"seller_name", "portal_url", "link_secret_id", "send_retry_queue_url"},
-    # PDFs under the seller's name, staff links to the page, sessions, the sign-in link request queue.
-    "api": {"seller_name", "portal_url", "link_secret_id", "link_request_queue_url", "onboarding_state_machine_arn"},
+    # PDFs under the seller's name, staff links to the page, sessions, the sign-in link request queue,
+    # validations started and staff invitations sent through the sweep.
+    "api": {
+        "seller_name",
+        "portal_url",
+        "link_secret_id",
+        "link_request_queue_url",
+        "onboarding_state_machine_arn",
+        "onboarding_sweep_function",
+    },
     "portal_authorizer": {"link_secret_id"},
     "portal_link_requests": {"sender_email", "seller_name", "portal_url", "link_secret_id", "ses_configuration_set"},
     # Onboarding emails like a reminder; the sweep signs invitation links and starts validations.

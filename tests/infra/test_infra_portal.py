@@ -424,13 +424,18 @@ def test_the_api_holds_exactly_what_the_portal_and_staff_routes_take(dev: Synthe
             write=True,
         )
         | table_grants(["email_verifications"], write=True)  # GET /onboarding/verify uses the token up
-        | table_grants(["payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches"], write=False)
+        | table_grants(
+            ["payments", "credit_notes", "payment_attempts", "dunning_runs", "dunning_batches", "suppressions"],
+            write=False,
+        )
         | {("Allow", "dynamodb:Scan", "table/customers")}  # the staff customer list pages through them all
         | {("Allow", "kms:GenerateDataKey", "key/tin"), ("Allow", "kms:GenerateMac", "key/tin-mac")}
         | {("Allow", "secretsmanager:GetSecretValue", "secret/link-signing")}
         | {("Allow", "sqs:SendMessage", "queue/link-requests")}
         | {("Allow", "states:StartExecution", "state-machine/dunning")}
         | ONBOARDING_STARTS
+        # Staff invitations go out through the sweep (the API holds no SES grant), its unqualified ARN only.
+        | {("Allow", "lambda:InvokeFunction", "function/onboarding-sweep")}
     )
 
     assert dev.grants(_role_of(dev, "api")) == expected

@@ -611,3 +611,39 @@ def test_a_sweep_out_of_time_stops_and_leaves_the_rest_due_for_the_next_hour(sys
     assert due_before  # there was work to do
     assert (report.items, report.unfinished, mailer.sent) == ([], True, [])
     assert list(workflow.due_customers(later)) == due_before
+
+
+# --- the staff routes: the CLI's powers over HTTP ------------------------------------------------------------
+
+
+def test_staff_check_a_tin_over_http_and_never_see_it_back(system: PortalSystem) -> None:
+    answer = system.call(
+        "POST", "/staff/checks/tin", {"tin_type": "ssn", "value": "536-22-1234", "legal_name": "Acme Inc"}
+    )
+    typo = system.call("POST", "/staff/checks/tin", {"tin_type": "vat", "value": "536-22-1234"})
+
+    assert answer.status == 200
+    assert answer.json()["valid"] is False and answer.json()["normalised_masked"].endswith("1234")
+    assert "536221234" not in answer.body.decode() and "536-22-1234" not in answer.body.decode()
+    assert typo.status == 422 and "536" not in typo.body.decode()
+
+
+def test_staff_check_an_address_against_the_suppression_list(system: PortalSystem) -> None:
+    SuppressionRecord("dropped@example.com", reason="bounce", suppressed_at=dt.datetime.now(dt.UTC)).save()
+
+    dropped = system.call("POST", "/staff/checks/email", {"address": "Dropped@example.com"})
+    fine = system.call("POST", "/staff/checks/email", {"address": "ap@example.com", "dns": False})
+
+    assert dropped.status == 200 and dropped.json()["verdict"] == "invalid"
+    assert any("suppression list" in r for r in dropped.json()["reasons"])
+    assert fine.json()["verdict"] == "valid" and fine.json()["dns"] == "not_checked"
+
+
+def test_staff_send_an_invitation_over_http(system: PortalSystem, invitees: list[str]) -> None:
+    sent = system.call("POST", "/staff/customers/INVITE-2/onboarding/invitations")
+    unknown = system.call("POST", "/staff/customers/NOBODY/onboarding/invitations")
+    active = system.call("POST", "/staff/customers/HAPPY/onboarding/invitations")
+
+    assert sent.status == 201 and sent.json()["address"] == "b•••@example.org"
+    assert (unknown.status, active.status) == (404, 422)
+    assert "already active" in active.json()["error"]["message"]
