@@ -460,7 +460,7 @@ def test_every_staff_route_is_documented_with_sigv4_its_success_body_and_the_ref
         for method, operation in operations.items()
     ]
 
-    assert len(staff_operations) == 15  # the CLI's powers: customers, links, worklist, policies, runs, reports, onboarding
+    assert len(staff_operations) == 15  # the CLI's powers, onboarding included
     for path, method, operation in staff_operations:
         where = f"{method.upper()} {path}"
         assert operation["security"] == [{"sigv4": []}], where
