@@ -25,6 +25,7 @@ from infra.bundling import REPO_ROOT
 from infra.config import StageConfig
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.constructs.messaging import Messaging
+from infra.constructs.state_machines import asl_state_machine
 from infra.constructs.storage import RUN_MANIFESTS_PREFIX, Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -166,12 +167,6 @@ class Dunning(Construct):
             description=f"Runs {name}: invokes its three functions, reads run manifests, starts its batches",
         )
         functions = {"dunning_plan": self.plan, "dunning_dispatch": self.dispatch, "dunning_finish": self.finish}
-        # The ASL names the functions by unqualified ARN: no version or alias wildcard is needed.
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["lambda:InvokeFunction"],
-            resource_arns=[function.function.function_arn for function in functions.values()],
-        )
         self._grant_run_manifests(role, read=True, write=False)  # the Distributed Map's ItemReader
         # Built from the name, not the machine's ARN attribute: the machine depends on this role's policy.
         own_arn = stack.format_arn(
@@ -192,22 +187,13 @@ class Dunning(Construct):
             actions=["states:DescribeExecution", "states:StopExecution"],
             resource_arns=[child_executions],
         )
-        log_group = self._defaults.observability.log_group(
-            self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{name}"
-        )
-        state_machine = sfn.StateMachine(
+        state_machine = asl_state_machine(
             self,
-            "StateMachine",
-            state_machine_name=name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
-            definition_substitutions={
-                placeholder: functions[name].function.function_arn
-                for placeholder, name in FUNCTION_PLACEHOLDERS.items()
-            },
+            name=name,
+            definition_file=DEFINITION_FILE,
+            functions={placeholder: functions[function] for placeholder, function in FUNCTION_PLACEHOLDERS.items()},
             role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            defaults=self._defaults,
         )
         acknowledge(
             role,
@@ -215,12 +201,6 @@ class Dunning(Construct):
             f"{name}/*]",
             reason="The Distributed Map starts one child execution per batch, named by Step Functions; "
             "describing and stopping them is limited to this state machine's own executions.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            reason="CloudWatch Logs delivery (logs:*LogDelivery, resource policies) and X-Ray tracing have "
-            "no resource-level permissions; nothing else in this role is granted on '*'.",
         )
         return state_machine
 

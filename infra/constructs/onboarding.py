@@ -30,6 +30,7 @@ from infra.constructs.dunning import (
 )
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.constructs.messaging import Messaging
+from infra.constructs.state_machines import asl_state_machine
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -188,38 +189,16 @@ class Onboarding(Construct):
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description=f"Runs {name}: invokes the onboarding step function and nothing else",
         )
-        functions = {"onboarding_step": self.step}
-        # The ASL names the function by unqualified ARN: no version or alias wildcard is needed.
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["lambda:InvokeFunction"],
-            resource_arns=[function.function.function_arn for function in functions.values()],
-        )
-        log_group = self._defaults.observability.log_group(
-            self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{name}"
-        )
-        state_machine = sfn.StateMachine(
+        return asl_state_machine(
             self,
-            "StateMachine",
-            state_machine_name=name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
-            definition_substitutions={
-                placeholder: functions[function].function.function_arn
-                for placeholder, function in FUNCTION_PLACEHOLDERS.items()
+            name=name,
+            definition_file=DEFINITION_FILE,
+            functions={
+                placeholder: {"onboarding_step": self.step}[fn] for placeholder, fn in FUNCTION_PLACEHOLDERS.items()
             },
             role=role,
-            # Execution data holds task tokens and customer ids; the steps log what they decided themselves.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            defaults=self._defaults,
         )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            reason="CloudWatch Logs delivery (logs:*LogDelivery, resource policies) and X-Ray tracing have "
-            "no resource-level permissions; nothing else in this role is granted on '*'.",
-        )
-        return state_machine
 
     def _schedule(self, config: StageConfig, group: scheduler.IScheduleGroup) -> scheduler.Schedule:
         names = config.names
