@@ -59,6 +59,27 @@ def invite_command(
     stdout.print(plain(f"invitation sent to {invited.get('address')} for {customer_id}{after}"))
 
 
+@onboarding_app.command("tin-document")
+def tin_document_command(
+    customer_id: str = typer.Argument(..., help="The customer's id."),
+    by: str = typer.Option(..., "--by", help="Who checked the TIN against the W-9 or certificate."),
+    stage: str | None = typer.Option(None, "--stage", help="Deployed stage (default: the running local system)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record that staff checked the customer's TIN against its document (W-9, VAT certificate): its check
+    level becomes document_verified (a registry match, where there is one, stays: it says more)."""
+    from shared.clock import clock_for
+    from shared.onboarding.workflow import record_tin_document
+
+    target = connect(stage)
+    with reported_errors(as_json, lambda: target.description):
+        level = record_tin_document(customer_id, clock_for(target.settings.today)(), by)
+    if as_json:
+        emit_json({"customer_id": customer_id, "tin_check": level})
+    else:
+        stdout.print(plain(f"{customer_id}: TIN {level.replace('_', ' ')}"))
+
+
 @check_app.command("tin")
 def check_tin_command(
     value: str = typer.Argument(..., help="The TIN as written (separators and full-width digits are fine)."),

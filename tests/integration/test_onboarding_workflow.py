@@ -647,3 +647,19 @@ def test_staff_send_an_invitation_over_http(system: PortalSystem, invitees: list
     assert sent.status == 201 and sent.json()["address"] == "b•••@example.org"
     assert (unknown.status, active.status) == (404, 422)
     assert "already active" in active.json()["error"]["message"]
+
+
+def test_staff_record_a_tin_checked_against_its_document(
+    system: PortalSystem, invitees: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(system.directory)
+    status_becomes("HAPPY", "active", timeout=60)
+
+    done = cli("onboarding", "tin-document", "HAPPY", "--by", "Dana (AR)", "--json")
+    no_tin = cli("onboarding", "tin-document", "INVITE-1", "--by", "Dana (AR)")
+
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == {"customer_id": "HAPPY", "tin_check": "document_verified"}
+    assert customer("HAPPY").tin_check == "document_verified"
+    assert any("checked against its document by Dana (AR)" in line for line in history("HAPPY"))
+    assert no_tin.exit_code == 1 and "no TIN" in no_tin.output
