@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 
 from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -25,7 +23,7 @@ from infra.bundling import REPO_ROOT
 from infra.config import StageConfig
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.constructs.messaging import Messaging
-from infra.constructs.state_machines import asl_state_machine
+from infra.constructs.state_machines import alarm_on_failed_executions, asl_state_machine, hourly_schedule
 from infra.constructs.storage import RUN_MANIFESTS_PREFIX, Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -37,8 +35,6 @@ FUNCTION_PLACEHOLDERS = {
     "DunningFinishFunctionArn": "dunning_finish",
 }
 RUN_FUNCTION_TIMEOUT = Duration.minutes(5)
-# Hourly on the hour, in UTC: the run sends to the customers whose local window is open in that hour.
-HOURLY = "cron(0 * * * ? *)"
 SCHEDULE_INPUT = {"trigger": "schedule"}
 # A run that could not start within the hour is superseded by the next one, which covers everything due.
 SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
@@ -213,23 +209,13 @@ class Dunning(Construct):
             schedule_group_name=names.schedule_group,
             removal_policy=config.removal_policy,
         )
-        role = iam.Role(
+        schedule, _ = hourly_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
-            description=f"Starts {names.dunning_state_machine} every hour and nothing else",
-        )
-        schedule = scheduler.Schedule(
-            self,
-            "Schedule",
-            schedule_name=names.dunning_schedule,
-            schedule_group=group,
+            name=names.dunning_schedule,
+            group=group,
             description="Starts the dunning run every hour (UTC)",
-            schedule=scheduler.ScheduleExpression.expression(HOURLY),
-            time_window=scheduler.TimeWindow.off(),
-            target=scheduler_targets.StepFunctionsStartExecution(
+            role_description=f"Starts {names.dunning_state_machine} every hour and nothing else",
+            target=lambda role: scheduler_targets.StepFunctionsStartExecution(
                 self.state_machine,
                 input=scheduler.ScheduleTargetInput.from_object(SCHEDULE_INPUT),
                 role=role,
@@ -237,18 +223,10 @@ class Dunning(Construct):
                 retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
             ),
         )
-        # The schedule names its group by name only: without this, CloudFormation may create it first.
-        schedule.node.add_dependency(group)
         return schedule
 
     def _alarm_on_failed_runs(self) -> None:
         """A run that fails has sent part of the day's reminders at most: someone has to look."""
-        alarm = self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum").create_alarm(
-            self,
-            "RunsFailed",
-            alarm_description="A dunning run failed",
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_on_failed_executions(
+            self, self.state_machine, "RunsFailed", "A dunning run failed", self._defaults.observability.alarm_topic
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self._defaults.observability.alarm_topic))

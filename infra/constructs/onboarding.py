@@ -11,8 +11,6 @@ touches the state machine is said next to it.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -22,7 +20,6 @@ from constructs import Construct
 from infra.bundling import REPO_ROOT
 from infra.config import StageConfig
 from infra.constructs.dunning import (
-    HOURLY,
     SCHEDULE_INPUT,
     SCHEDULE_MAX_EVENT_AGE,
     SCHEDULE_RETRY_ATTEMPTS,
@@ -30,7 +27,7 @@ from infra.constructs.dunning import (
 )
 from infra.constructs.lambda_function import FunctionDefaults, PythonFunction
 from infra.constructs.messaging import Messaging
-from infra.constructs.state_machines import asl_state_machine
+from infra.constructs.state_machines import alarm_on_failed_executions, asl_state_machine, hourly_schedule
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_finding
 
@@ -39,7 +36,7 @@ DEFINITION_FILE = REPO_ROOT / "statemachines" / "onboarding.asl.json"
 FUNCTION_PLACEHOLDERS = {"OnboardingStepFunctionArn": "onboarding_step"}
 # Validate asks DNS (up to three lookups of 5 s) and the VIES registry; the other steps are a few writes.
 STEP_TIMEOUT = Duration.minutes(1)
-# Up to 500 due customers an hour, one email or one execution start each; what is left stays due.
+# Every due customer it can reach in the hour, one email or one execution start each; what is left stays due.
 SWEEP_TIMEOUT = Duration.minutes(15)  # it works until a minute is left, then the next hour goes on
 # Emails go out like reminders (sender, seller, configuration set); the verification link is a one-time token
 # under the portal's address, so the step needs no link-signing key.
@@ -202,23 +199,13 @@ class Onboarding(Construct):
 
     def _schedule(self, config: StageConfig, group: scheduler.IScheduleGroup) -> scheduler.Schedule:
         names = config.names
-        role = iam.Role(
+        schedule, role = hourly_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
-            description=f"Invokes {self.sweep.function_name} every hour and nothing else",
-        )
-        schedule = scheduler.Schedule(
-            self,
-            "Schedule",
-            schedule_name=names.onboarding_schedule,
-            schedule_group=group,
+            name=names.onboarding_schedule,
+            group=group,
             description="Runs the onboarding sweep every hour (UTC): due invitations, reminders, revalidations",
-            schedule=scheduler.ScheduleExpression.expression(HOURLY),
-            time_window=scheduler.TimeWindow.off(),
-            target=scheduler_targets.LambdaInvoke(
+            role_description=f"Invokes {self.sweep.function_name} every hour and nothing else",
+            target=lambda role: scheduler_targets.LambdaInvoke(
                 self.sweep.function,
                 input=scheduler.ScheduleTargetInput.from_object(SCHEDULE_INPUT),
                 role=role,
@@ -226,8 +213,6 @@ class Onboarding(Construct):
                 retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
             ),
         )
-        # The schedule names its group by name only: without this, CloudFormation may create it first.
-        schedule.node.add_dependency(group)
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{arn_finding(self.sweep.function)}:*]",
@@ -238,12 +223,10 @@ class Onboarding(Construct):
 
     def _alarm_on_failed_runs(self) -> None:
         """An execution that fails has left a customer's validation unfinished: someone has to look."""
-        alarm = self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum").create_alarm(
+        alarm_on_failed_executions(
             self,
+            self.state_machine,
             "ExecutionsFailed",
-            alarm_description="An onboarding validation failed",
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "An onboarding validation failed",
+            self._defaults.observability.alarm_topic,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self._defaults.observability.alarm_topic))

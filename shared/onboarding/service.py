@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 
@@ -18,7 +16,7 @@ from shared.documents.names import customer_name
 from shared.errors import NotFoundError, ValidationError
 from shared.onboarding.workflow import Checks, OnboardingRetryLater
 from shared.portal.access import issue_portal_link
-from shared.portal.service import CUSTOMER_HEADER, PortalServices
+from shared.portal.service import PortalServices, customer_message, send_raw
 from shared.settings import RuntimeSettings, SettingsError
 
 # The dunning feedback handler reads this header back from SES bounce notifications: "onboarding:<customer>".
@@ -47,33 +45,24 @@ class SesOnboardingMailer:
     def _send(
         self, customer: CustomerRecord, address: str, subject: str, text: str, link: str, label: str, now: datetime
     ) -> None:
-        if not self.settings.sender_email:
-            raise SettingsError("ARCOLLECT_SENDER_EMAIL is not set: onboarding emails cannot be sent")
         seller = self.settings.seller_name or "Accounts receivable"
-        message = EmailMessage()
-        message["From"] = formataddr((seller, self.settings.sender_email))
-        message["To"] = address
-        message["Subject"] = subject.format(seller=seller)
-        message["Date"] = format_datetime(now.astimezone(UTC))
-        message["Message-ID"] = make_msgid(domain=self.settings.sender_email.rpartition("@")[2] or None)
-        message[CUSTOMER_HEADER] = customer.customer_id
+        message = customer_message(
+            self.settings, customer, address, subject.format(seller=seller), now, "onboarding emails"
+        )
         message[SEND_KEY_HEADER] = f"onboarding:{customer.customer_id}"
-        name = customer_name(customer)
-        body = text.format(name=name, seller=seller)
+        body = text.format(name=customer_name(customer), seller=seller)
         message.set_content(f"{body}\n\n{link}\n")
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n"))
         message.add_alternative(
             f'{paragraphs}<p><a href="{html.escape(link, quote=True)}">{html.escape(label)}</a></p>', subtype="html"
         )
-        request: dict[str, Any] = {"RawMessage": {"Data": message.as_bytes()}}
-        if self.settings.ses_configuration_set:
-            request["ConfigurationSetName"] = self.settings.ses_configuration_set
         try:
-            self.ses.send_raw_email(**request)
+            send_raw(self.ses, self.settings, message)
         except self.ses.exceptions.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in SES_TRANSIENT_ERRORS:  # SES's sending rate or a blip: the workflow or the sweep tries again
                 raise OnboardingRetryLater(f"SES answered {code}") from exc
+            raise OnboardingRetryLater(f"SES answered {code}") from exc
             raise
 
     def send_verification(

@@ -253,11 +253,15 @@ def _clean_once(value: str) -> str:
     return unicodedata.normalize("NFKC", "".join(kept).upper())
 
 
+# No TIN is longer than 15 characters (a Canadian BN15): a longer value is not one, and its mask stays short.
+_MASK_MAX = 11
+
+
 def mask_tin(value: str) -> str:
     """Bullets and the last four characters; all bullets when the value is too short to hide anything else."""
     if len(value) < 8:
         return _MASK * len(value)
-    return _MASK * (len(value) - 4) + value[-4:]
+    return _MASK * min(len(value) - 4, _MASK_MAX) + value[-4:]
 
 
 def check_tin(

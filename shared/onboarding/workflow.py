@@ -171,6 +171,11 @@ def _activity(customer_id: str, now: datetime, what: str, summary: str, details:
     )
 
 
+def _record(customer: CustomerRecord, now: datetime, what: str, summary: str, details: dict[str, Any]) -> None:
+    """Save the customer, then say what happened on its timeline."""
+    _save(customer, now, _activity(customer.customer_id, now, what, summary, details))
+
+
 def _save(customer: CustomerRecord, now: datetime, *activities: ActivityRecord) -> None:
     customer.updated_at = now
     customer.save()
@@ -349,16 +354,12 @@ def validate(customer_id: str, revision: int, now: datetime, checks: Checks, cli
     customer.onboarding_status = "validating" if verified else "awaiting_email_verification"
     # The click may take both waits; the watchdog looks after the customer once they are over.
     _set_due(customer, "revalidate", now + 2 * timedelta(seconds=max(0, click_wait_s)) + WATCHDOG)
-    _save(
+    _record(
         customer,
         now,
-        _activity(
-            customer_id,
-            now,
-            "checked",
-            "Master data passed the automatic checks",
-            {"tin_check": level, "warnings": warnings, "revision": revision},
-        ),
+        "checked",
+        "Master data passed the automatic checks",
+        {"tin_check": level, "warnings": warnings, "revision": revision},
     )
     return Validation("verified" if verified else "verify_email", [], warnings)
 
@@ -381,16 +382,12 @@ def _needs_attention(customer: CustomerRecord, reasons: list[str], now: datetime
     customer.onboarding_status = "needs_attention"
     customer.onboarding_reasons = list(dict.fromkeys(reasons))
     _set_due(customer, None, None)
-    _save(
+    _record(
         customer,
         now,
-        _activity(
-            customer.customer_id,
-            now,
-            "needs_attention",
-            "Onboarding needs attention: " + "; ".join(customer.onboarding_reasons),
-            {"reasons": customer.onboarding_reasons, "revision": int(customer.onboarding_revision or 0)},
-        ),
+        "needs_attention",
+        "Onboarding needs attention: " + "; ".join(customer.onboarding_reasons),
+        {"reasons": customer.onboarding_reasons, "revision": int(customer.onboarding_revision or 0)},
     )
     _task(customer, customer.onboarding_reasons, now)
 
@@ -435,16 +432,12 @@ def send_verification(
     what = "A reminder of the verification email" if reminder else "A verification email"
     # Saved before the email leaves: a save that fails (the customer changed) is retried by the workflow, and
     # must not have sent a message first.
-    _save(
+    _record(
         customer,
         now,
-        _activity(
-            customer_id,
-            now,
-            "verification_sent",
-            f"{what} went to {masked_email(contact.email)}",
-            {"reminder": reminder, "revision": revision},
-        ),
+        "verification_sent",
+        f"{what} went to {masked_email(contact.email)}",
+        {"reminder": reminder, "revision": revision},
     )
     mailer.send_verification(customer, contact.email, url, reminder, now)
     return True
@@ -465,16 +458,12 @@ def activate(customer_id: str, revision: int, now: datetime) -> None:
     customer.onboarding_status = ACTIVE
     customer.onboarding_reasons = []
     _set_due(customer, None, None)
-    _save(
+    _record(
         customer,
         now,
-        _activity(
-            customer_id,
-            now,
-            "active",
-            "Onboarding complete: the account is active",
-            {"tin_check": customer.tin_check, "revision": revision},
-        ),
+        "active",
+        "Onboarding complete: the account is active",
+        {"tin_check": customer.tin_check, "revision": revision},
     )
     _close_onboarding_tasks(customer_id, now)
 
@@ -513,16 +502,12 @@ def pending(customer_id: str, revision: int, now: datetime) -> None:
     customer = _current(customer_id, revision)
     customer.onboarding_status = "submitted"
     _set_due(customer, "revalidate", now + REVALIDATE_AFTER)
-    _save(
+    _record(
         customer,
         now,
-        _activity(
-            customer_id,
-            now,
-            "pending",
-            "The checks could not reach DNS or the tax registry: they run again within the hour",
-            {"revision": revision},
-        ),
+        "pending",
+        "The checks could not reach DNS or the tax registry: they run again within the hour",
+        {"revision": revision},
     )
 
 
@@ -580,16 +565,12 @@ def _mark_verified(record: EmailVerificationRecord, now: datetime) -> CustomerRe
         contact.verified_at = now
         customer.contacts = list(customer.contacts)
         try:
-            _save(
+            _record(
                 customer,
                 now,
-                _activity(
-                    customer.customer_id,
-                    now,
-                    "email_verified",
-                    f"{masked_email(record.email)} confirmed as the AP address",
-                    {"revision": record.revision},
-                ),
+                "email_verified",
+                f"{masked_email(record.email)} confirmed as the AP address",
+                {"revision": record.revision},
             )
             return customer
         except PutError:
@@ -633,16 +614,12 @@ def record_tin_document(customer_id: str, now: datetime, by: str) -> str:
         if customer.tin_check != "externally_matched":
             customer.tin_check = "document_verified"
         try:
-            _save(
+            _record(
                 customer,
                 now,
-                _activity(
-                    customer_id,
-                    now,
-                    "tin_document",
-                    f"TIN checked against its document by {by[:100]}",
-                    {"tin_check": customer.tin_check},
-                ),
+                "tin_document",
+                f"TIN checked against its document by {by[:100]}",
+                {"tin_check": customer.tin_check},
             )
         except PutError:
             continue

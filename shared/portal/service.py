@@ -24,6 +24,32 @@ SECRET_MAX_AGE = 300
 CUSTOMER_HEADER = "X-Arcollect-Customer-Id"
 
 
+def customer_message(
+    settings: RuntimeSettings, customer: CustomerRecord, address: str, subject: str, now: datetime, what: str
+) -> EmailMessage:
+    """An email to one of a customer's addresses from the reminders' SES identity, under the seller's name, with
+    the customer's id in a header (SES feedback names it back). `what` says what could not be sent without a
+    sender."""
+    if not settings.sender_email:
+        raise SettingsError(f"ARCOLLECT_SENDER_EMAIL is not set: {what} cannot be emailed")
+    message = EmailMessage()
+    message["From"] = formataddr((settings.seller_name or "Accounts receivable", settings.sender_email))
+    message["To"] = address
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now.astimezone(UTC))
+    message["Message-ID"] = make_msgid(domain=settings.sender_email.rpartition("@")[2] or None)
+    message[CUSTOMER_HEADER] = customer.customer_id
+    return message
+
+
+def send_raw(ses: Any, settings: RuntimeSettings, message: EmailMessage) -> None:
+    """Sent as raw MIME (text and HTML kept) through the reminders' configuration set, so bounces come back."""
+    request: dict[str, Any] = {"RawMessage": {"Data": message.as_bytes()}}
+    if settings.ses_configuration_set:
+        request["ConfigurationSetName"] = settings.ses_configuration_set
+    ses.send_raw_email(**request)
+
+
 @dataclass
 class SesLinkMailer:
     """Sends the sign-in link a customer asked for, from the same SES identity as the reminders."""
@@ -32,18 +58,11 @@ class SesLinkMailer:
     ses: Any
 
     def send_link(self, customer: CustomerRecord, address: str, link: PortalLink, now: datetime) -> None:
-        if not self.settings.sender_email:
-            raise SettingsError("ARCOLLECT_SENDER_EMAIL is not set: sign-in links cannot be emailed")
         seller = self.settings.seller_name or "Accounts receivable"
         expires = link.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         name = customer_name(customer)
-        message = EmailMessage()
-        message["From"] = formataddr((seller, self.settings.sender_email))
-        message["To"] = address
-        message["Subject"] = f"Your sign-in link to the {seller} customer portal"
-        message["Date"] = format_datetime(now.astimezone(UTC))
-        message["Message-ID"] = make_msgid(domain=self.settings.sender_email.rpartition("@")[2] or None)
-        message[CUSTOMER_HEADER] = customer.customer_id
+        subject = f"Your sign-in link to the {seller} customer portal"
+        message = customer_message(self.settings, customer, address, subject, now, "sign-in links")
         message.set_content(
             f"Hello {name},\n\nSomeone (we hope you) asked for a link to sign in to your account with {seller}.\n"
             f"Open it to see your invoices and statement, leave a note, dispute or promise a payment:\n\n"
@@ -56,10 +75,7 @@ class SesLinkMailer:
             "ignore this email.</p>",
             subtype="html",
         )
-        request: dict[str, Any] = {"RawMessage": {"Data": message.as_bytes()}}
-        if self.settings.ses_configuration_set:
-            request["ConfigurationSetName"] = self.settings.ses_configuration_set
-        self.ses.send_raw_email(**request)
+        send_raw(self.ses, self.settings, message)
 
 
 @dataclass

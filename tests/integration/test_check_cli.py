@@ -106,3 +106,10 @@ def test_no_dns_checks_syntax_and_lists_only_and_says_so(dns: dns_check.StubReso
     assert disposable.exit_code == 1 and "disposable" in json.loads(disposable.output)["reasons"][0]
     assert no_reply.exit_code == 1 and "no-reply" in no_reply.output
     assert dns.asked == []
+
+
+def test_a_huge_value_is_refused_in_a_few_lines_never_echoed() -> None:
+    done = check("tin", "--type", "ein", "9" * 10_000, "--json")
+
+    assert done.exit_code == 1
+    assert len(done.output) < 1_000 and "9" * 20 not in done.output
